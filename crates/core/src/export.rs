@@ -1,0 +1,190 @@
+//! The exporter and processor contracts.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::span::SpanData;
+
+/// Why an export, flush or shutdown did not succeed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The exporter or processor was already shut down.
+    Shutdown,
+    /// The deadline passed before the work was done.
+    Timeout,
+    /// Writing to a file, pipe or terminal failed.
+    Io(std::io::Error),
+    /// The transport failed (connection refused, reset, TLS, ...).
+    Transport(Box<dyn std::error::Error + Send + Sync>),
+    /// The receiver rejected the payload with this status (HTTP or gRPC
+    /// code) and message.
+    Rejected {
+        /// The status code.
+        status: u16,
+        /// A bounded piece of the response body or status message.
+        message: String,
+    },
+    /// The spans could not be encoded.
+    Encode(String),
+    /// Some spans were not exported by a flush or shutdown.
+    NotExported {
+        /// How many spans were not exported.
+        count: u64,
+        /// The last export error seen, if any.
+        last_error: Option<String>,
+    },
+    /// Anything else, with a message.
+    Other(String),
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportError::Shutdown => f.write_str("the exporter is shut down"),
+            ExportError::Timeout => f.write_str("the deadline passed"),
+            ExportError::Io(e) => write!(f, "I/O error: {e}"),
+            ExportError::Transport(e) => write!(f, "transport error: {e}"),
+            ExportError::Rejected { status, message } => {
+                write!(f, "rejected with status {status}")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            ExportError::Encode(m) => write!(f, "could not encode spans: {m}"),
+            ExportError::NotExported { count, last_error } => {
+                write!(f, "{count} span(s) were not exported")?;
+                if let Some(e) = last_error {
+                    write!(f, " (last error: {e})")?;
+                }
+                Ok(())
+            }
+            ExportError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ExportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExportError::Io(e) => Some(e),
+            ExportError::Transport(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for ExportError {
+    fn from(e: std::io::Error) -> Self {
+        ExportError::Io(e)
+    }
+}
+
+/// What happened to one export call.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExportResult {
+    /// Every span in the batch was accepted.
+    Success,
+    /// Permanent failure (bad data, 400, 401/403): never retried.
+    Failure(ExportError),
+    /// Transient failure (connect error, timeout, 429, 502/503/504, ...):
+    /// retry, after `after` if the receiver said when.
+    Retry {
+        /// The receiver's requested delay (Retry-After / RetryInfo).
+        after: Option<Duration>,
+    },
+}
+
+impl ExportResult {
+    /// `true` for `Success`.
+    pub fn is_success(&self) -> bool {
+        matches!(self, ExportResult::Success)
+    }
+}
+
+/// Sends finished spans somewhere: a terminal, a file, a collector.
+///
+/// `export` is called by one processor thread at a time per processor, but an
+/// exporter shared between processors must handle concurrent calls, hence
+/// `&self`.
+pub trait SpanExporter: Send + Sync + 'static {
+    /// Exports one batch.
+    fn export(&self, batch: &[SpanData]) -> ExportResult;
+
+    /// Writes out anything buffered, returning by `deadline`.
+    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        let _ = deadline;
+        Ok(())
+    }
+
+    /// Flushes and releases resources, returning by `deadline`. Exports after
+    /// shutdown fail with [`ExportError::Shutdown`].
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        self.force_flush(deadline)
+    }
+}
+
+impl<E: SpanExporter + ?Sized> SpanExporter for Box<E> {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        (**self).export(batch)
+    }
+    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).force_flush(deadline)
+    }
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).shutdown(deadline)
+    }
+}
+
+impl<E: SpanExporter + ?Sized> SpanExporter for std::sync::Arc<E> {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        (**self).export(batch)
+    }
+    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).force_flush(deadline)
+    }
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).shutdown(deadline)
+    }
+}
+
+/// Receives every finished, sampled span from a tracer and hands it to an
+/// exporter, inline or in batches.
+pub trait SpanProcessor: Send + Sync + 'static {
+    /// Called when a sampled span ends. Must not block on I/O for long: it
+    /// runs on the application's thread.
+    fn on_end(&self, span: SpanData);
+
+    /// Exports everything received so far, returning by `deadline`.
+    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError>;
+
+    /// Flushes, then shuts the exporter down, returning by `deadline`.
+    /// Spans that end afterwards are dropped.
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError>;
+}
+
+impl<P: SpanProcessor + ?Sized> SpanProcessor for std::sync::Arc<P> {
+    fn on_end(&self, span: SpanData) {
+        (**self).on_end(span);
+    }
+    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).force_flush(deadline)
+    }
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).shutdown(deadline)
+    }
+}
+
+impl<P: SpanProcessor + ?Sized> SpanProcessor for Box<P> {
+    fn on_end(&self, span: SpanData) {
+        (**self).on_end(span);
+    }
+    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).force_flush(deadline)
+    }
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        (**self).shutdown(deadline)
+    }
+}

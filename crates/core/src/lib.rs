@@ -1,0 +1,33 @@
+//! The span model of the Prela tracing SDK: ids, [`SpanData`], values, the
+//! [`SpanExporter`], [`SpanProcessor`] and [`Sampler`] traits, and the Prela
+//! JSON format.
+//!
+//! Most users depend on the `prela` facade, which re-exports this crate.
+//! Depend on `prela-core` directly to write an exporter, a processor or a
+//! sampler without pulling in the rest of the SDK: it needs only `serde` and
+//! `serde_json`.
+//!
+//! ## Feature flags
+//!
+//! None: this crate has no optional features.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod context;
+pub mod export;
+pub mod id;
+pub mod json;
+pub mod sampler;
+pub mod span;
+pub mod time;
+pub mod value;
+
+pub use context::{SpanContext, TraceState};
+pub use export::{ExportError, ExportResult, SpanExporter, SpanProcessor};
+pub use id::{SpanId, TraceFlags, TraceId};
+pub use sampler::{Sampler, SamplingDecision, SamplingParams, SamplingResult};
+pub use span::{Event, Resource, SpanData, SpanType, Status};
+pub use value::{Key, KeyValue, Value};

@@ -1,0 +1,297 @@
+//! Attribute keys and values.
+//!
+//! Values cover everything the Python SDK allows in an attribute (any JSON
+//! value): scalars, arrays and nested maps, with map order kept.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A string that is either `'static` (no allocation) or owned.
+pub type Str = Cow<'static, str>;
+
+/// An attribute key such as `gen_ai.request.model`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(Str);
+
+impl Key {
+    /// Makes a key; `&'static str` keys allocate nothing.
+    pub fn new(key: impl Into<Str>) -> Self {
+        Key(key.into())
+    }
+
+    /// Makes a key from a static string in a `const` context.
+    pub const fn from_static(key: &'static str) -> Self {
+        Key(Cow::Borrowed(key))
+    }
+
+    /// The key as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&'static str> for Key {
+    fn from(s: &'static str) -> Self {
+        Key(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Key {
+    fn from(s: String) -> Self {
+        Key(Cow::Owned(s))
+    }
+}
+
+impl From<Str> for Key {
+    fn from(s: Str) -> Self {
+        Key(s)
+    }
+}
+
+impl AsRef<str> for Key {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// An attribute value: any JSON value, with maps kept in insertion order.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// JSON `null` (Python `None`).
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A 64-bit float.
+    F64(f64),
+    /// A string.
+    String(Str),
+    /// A list of values (values of several types are allowed, as in JSON).
+    Array(Vec<Value>),
+    /// A map from string keys to values, in insertion order.
+    Map(Vec<(Str, Value)>),
+}
+
+impl Value {
+    /// The string, if this is a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is an integer value.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::I64(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The number as a float, if this is a float or an integer.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::F64(v) => Some(*v),
+            Value::I64(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is a boolean value.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Cuts every string in this value (including inside arrays and maps) to
+    /// at most `max_chars` characters. Returns whether anything was cut.
+    pub fn truncate_strings(&mut self, max_chars: usize) -> bool {
+        match self {
+            Value::String(s) => truncate_str(s, max_chars),
+            Value::Array(items) => {
+                let mut any = false;
+                for item in items {
+                    any |= item.truncate_strings(max_chars);
+                }
+                any
+            }
+            Value::Map(entries) => {
+                let mut any = false;
+                for (_, v) in entries {
+                    any |= v.truncate_strings(max_chars);
+                }
+                any
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Cuts `s` to at most `max_chars` characters (on a char boundary). Returns
+/// whether anything was cut.
+fn truncate_str(s: &mut Str, max_chars: usize) -> bool {
+    if s.len() <= max_chars {
+        return false; // fewer bytes than the limit means fewer chars too
+    }
+    match s.char_indices().nth(max_chars) {
+        Some((byte_idx, _)) => {
+            let cut = s[..byte_idx].to_owned();
+            *s = Cow::Owned(cut);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Prints the value as JSON (strings quoted, maps in order).
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match crate::json::value_to_string(self) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => Err(fmt::Error),
+        }
+    }
+}
+
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::I64(i64::from(v))
+            }
+        }
+    )*};
+}
+from_int!(i8, i16, i32, i64, u8, u16, u32);
+
+/// Integers above `i64::MAX` become floats (JSON numbers), losing precision.
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        match i64::try_from(v) {
+            Ok(i) => Value::I64(i),
+            Err(_) => Value::F64(v as f64),
+        }
+    }
+}
+
+/// Integers above `i64::MAX` become floats (JSON numbers), losing precision.
+impl From<usize> for Value {
+    fn from(v: usize) -> Self {
+        Value::from(v as u64)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::F64(v)
+    }
+}
+
+impl From<f32> for Value {
+    fn from(v: f32) -> Self {
+        Value::F64(f64::from(v))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl From<&'static str> for Value {
+    fn from(v: &'static str) -> Self {
+        Value::String(Cow::Borrowed(v))
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::String(Cow::Owned(v))
+    }
+}
+
+impl From<Str> for Value {
+    fn from(v: Str) -> Self {
+        Value::String(v)
+    }
+}
+
+impl<T: Into<Value>> From<Vec<T>> for Value {
+    fn from(v: Vec<T>) -> Self {
+        Value::Array(v.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A key and its value.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct KeyValue {
+    /// The key.
+    pub key: Key,
+    /// The value.
+    pub value: Value,
+}
+
+impl KeyValue {
+    /// Makes a key-value pair.
+    pub fn new(key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(Value::from(3u8), Value::I64(3));
+        assert_eq!(Value::from(u64::MAX), Value::F64(u64::MAX as f64));
+        assert_eq!(Value::from(Some("x")), Value::String("x".into()));
+        assert_eq!(Value::from(None::<i64>), Value::Null);
+        assert_eq!(
+            Value::from(vec![1i64, 2]),
+            Value::Array(vec![Value::I64(1), Value::I64(2)])
+        );
+        assert_eq!(Value::from(2i64).as_f64(), Some(2.0));
+    }
+
+    #[test]
+    fn truncation_is_char_safe() {
+        let mut v = Value::from("héllo wörld".to_owned());
+        assert!(v.truncate_strings(4));
+        assert_eq!(v.as_str(), Some("héll"));
+        let mut v = Value::from("ok");
+        assert!(!v.truncate_strings(4));
+        let mut v = Value::Array(vec!["abcdef".into(), 1i64.into()]);
+        assert!(v.truncate_strings(2));
+        assert_eq!(v, Value::Array(vec!["ab".into(), 1i64.into()]));
+    }
+}
