@@ -259,6 +259,34 @@ impl SpanData {
         }
     }
 
+    /// A span that has just started: status `Pending`, no end time, no
+    /// attributes or events yet. Tracers use this; it allocates nothing.
+    pub fn started(
+        span_context: SpanContext,
+        parent_span_id: Option<SpanId>,
+        name: impl Into<Str>,
+        span_type: SpanType,
+        start_time: SystemTime,
+        resource: Arc<Resource>,
+    ) -> Self {
+        SpanData {
+            span_context,
+            parent_span_id,
+            parent_is_remote: false,
+            name: name.into(),
+            span_type,
+            start_time,
+            end_time: None,
+            status: Status::Pending,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            resource,
+            replay_snapshot: None,
+        }
+    }
+
     /// The value of an attribute.
     pub fn attribute(&self, key: &str) -> Option<&Value> {
         self.attributes

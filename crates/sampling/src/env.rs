@@ -1,57 +1,11 @@
 //! Building a sampler from environment variables.
 
-use std::fmt;
 use std::sync::Arc;
 
 use prela_core::Sampler;
+use prela_core::config::ConfigError;
 
 use crate::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, TraceIdRatio};
-
-/// A configuration value that could not be used: names the variable, the
-/// value, and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    variable: String,
-    value: String,
-    expected: String,
-}
-
-impl ConfigError {
-    /// An error for `variable` set to `value`.
-    pub fn new(
-        variable: impl Into<String>,
-        value: impl Into<String>,
-        expected: impl Into<String>,
-    ) -> Self {
-        ConfigError {
-            variable: variable.into(),
-            value: value.into(),
-            expected: expected.into(),
-        }
-    }
-
-    /// The variable's name.
-    pub fn variable(&self) -> &str {
-        &self.variable
-    }
-
-    /// The rejected value.
-    pub fn value(&self) -> &str {
-        &self.value
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid value {:?} for {}: expected {}",
-            self.value, self.variable, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 fn ratio(variable: &str, value: &str) -> Result<f64, ConfigError> {
     match value.trim().parse::<f64>() {

@@ -27,7 +27,8 @@ use std::time::Instant;
 
 use prela_core::{Sampler, SamplingDecision, SamplingParams, SamplingResult, TraceId};
 
-pub use env::{ConfigError, from_env, from_lookup};
+pub use env::{from_env, from_lookup};
+pub use prela_core::config::ConfigError;
 
 fn decide(sample: bool) -> SamplingResult {
     SamplingResult::new(if sample {
@@ -38,8 +39,8 @@ fn decide(sample: bool) -> SamplingResult {
 }
 
 /// Samples every span.
+#[allow(clippy::exhaustive_structs)] // a unit sampler: nothing to add
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct AlwaysOn;
 
 impl Sampler for AlwaysOn {
@@ -52,8 +53,8 @@ impl Sampler for AlwaysOn {
 }
 
 /// Samples no span.
+#[allow(clippy::exhaustive_structs)] // a unit sampler: nothing to add
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct AlwaysOff;
 
 impl Sampler for AlwaysOff {

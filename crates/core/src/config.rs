@@ -1,0 +1,84 @@
+//! Configuration errors shared by every Prela crate.
+
+use std::fmt;
+
+/// A configuration value that could not be used: names the variable, the
+/// value, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    variable: String,
+    value: String,
+    expected: String,
+}
+
+impl ConfigError {
+    /// An error for `variable` set to `value`.
+    pub fn new(
+        variable: impl Into<String>,
+        value: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            variable: variable.into(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+
+    /// The variable's name.
+    pub fn variable(&self) -> &str {
+        &self.variable
+    }
+
+    /// The rejected value.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value {:?} for {}: expected {}",
+            self.value, self.variable, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses `value` of `variable` as a non-negative integer.
+pub fn parse_usize(variable: &str, value: &str) -> Result<usize, ConfigError> {
+    value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| ConfigError::new(variable, value, "a non-negative integer"))
+}
+
+/// Parses `value` of `variable` as a boolean (`true`/`false`, `1`/`0`,
+/// `yes`/`no`, `on`/`off`, any case).
+pub fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(ConfigError::new(variable, value, "true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_variable_and_value() {
+        let e = parse_usize("OTEL_X", "ten").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value \"ten\" for OTEL_X: expected a non-negative integer"
+        );
+        assert!(parse_bool("PRELA_DEBUG", "TRUE").unwrap());
+        assert!(!parse_bool("PRELA_DEBUG", "off").unwrap());
+        assert!(parse_bool("PRELA_DEBUG", "maybe").is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! [`Span`]: a span being recorded, and [`SpanGuard`], which also makes it
+//! current.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use prela_context::{Context, ContextGuard};
+use prela_core::value::Str;
+use prela_core::{Event, Key, KeyValue, SpanContext, SpanData, SpanType, Status, Value};
+
+use crate::tracer::TracerInner;
+
+struct Recording {
+    data: SpanData,
+    tracer: Arc<TracerInner>,
+}
+
+/// A span being recorded. Ends when [`Span::end`] is called or when dropped.
+///
+/// An unsampled span is a span context and nothing else: every method is a
+/// cheap no-op and nothing is allocated. After `end`, every method is a
+/// no-op too (never a panic): ending twice or changing an ended span does
+/// nothing.
+pub struct Span {
+    span_context: SpanContext,
+    recording: Option<Box<Recording>>,
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Span");
+        d.field("span_context", &self.span_context);
+        match &self.recording {
+            Some(r) => d.field("name", &r.data.name).field("recording", &true),
+            None => d.field("recording", &false),
+        };
+        d.finish()
+    }
+}
+
+impl Span {
+    pub(crate) fn non_recording(span_context: SpanContext) -> Self {
+        Span {
+            span_context,
+            recording: None,
+        }
+    }
+
+    pub(crate) fn recording(data: SpanData, tracer: Arc<TracerInner>) -> Self {
+        Span {
+            span_context: data.span_context.clone(),
+            recording: Some(Box::new(Recording { data, tracer })),
+        }
+    }
+
+    /// The span's context (ids, flags, trace state), valid even when the
+    /// span is not sampled, so it can be propagated.
+    pub fn span_context(&self) -> &SpanContext {
+        &self.span_context
+    }
+
+    /// The current context with this span as the active span: attach it on
+    /// another thread, or pass it to `FutureExt::with_context`.
+    pub fn context(&self) -> Context {
+        Context::current().with_span(self.span_context.clone())
+    }
+
+    /// `true` while the span records (sampled and not ended).
+    pub fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// Sets an attribute, replacing the value of an existing key. Over the
+    /// attribute limit a new key is dropped and counted. String values longer
+    /// than the value length limit are cut.
+    pub fn set_attribute(&mut self, key: impl Into<Key>, value: impl Into<Value>) {
+        let Some(r) = self.recording.as_deref_mut() else {
+            return;
+        };
+        let limits = &r.tracer.limits;
+        let key = key.into();
+        let mut value = value.into();
+        if let Some(max) = limits.max_attribute_value_length {
+            value.truncate_strings(max);
+        }
+        let attrs = &mut r.data.attributes;
+        if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
+            slot.value = value;
+        } else if attrs.len() < limits.max_attributes {
+            attrs.push(KeyValue::new(key, value));
+        } else {
+            r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
+        }
+    }
+
+    /// Sets several attributes.
+    pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        for kv in attributes {
+            self.set_attribute(kv.key, kv.value);
+        }
+    }
+
+    /// Adds an event now.
+    pub fn add_event(&mut self, name: impl Into<Str>, attributes: Vec<KeyValue>) {
+        if self.recording.is_some() {
+            self.add_event_at(name, SystemTime::now(), attributes);
+        }
+    }
+
+    /// Adds an event at a given time.
+    pub fn add_event_at(
+        &mut self,
+        name: impl Into<Str>,
+        timestamp: SystemTime,
+        mut attributes: Vec<KeyValue>,
+    ) {
+        let Some(r) = self.recording.as_deref_mut() else {
+            return;
+        };
+        let limits = &r.tracer.limits;
+        if r.data.events.len() >= limits.max_events {
+            r.data.dropped_events_count = r.data.dropped_events_count.saturating_add(1);
+            return;
+        }
+        let mut dropped = 0u32;
+        if attributes.len() > limits.max_attributes_per_event {
+            dropped = u32::try_from(attributes.len() - limits.max_attributes_per_event)
+                .unwrap_or(u32::MAX);
+            attributes.truncate(limits.max_attributes_per_event);
+        }
+        if let Some(max) = limits.max_attribute_value_length {
+            for kv in &mut attributes {
+                kv.value.truncate_strings(max);
+            }
+        }
+        let mut event = Event::new(name, timestamp, attributes);
+        event.dropped_attributes_count = dropped;
+        r.data.events.push(event);
+    }
+
+    /// Sets the status. `Pending` turns into `Success` when the span ends.
+    pub fn set_status(&mut self, status: Status) {
+        if let Some(r) = self.recording.as_deref_mut() {
+            r.data.status = status;
+        }
+    }
+
+    /// Changes the span type.
+    pub fn set_span_type(&mut self, span_type: SpanType) {
+        if let Some(r) = self.recording.as_deref_mut() {
+            r.data.span_type = span_type;
+        }
+    }
+
+    /// Renames the span.
+    pub fn update_name(&mut self, name: impl Into<Str>) {
+        if let Some(r) = self.recording.as_deref_mut() {
+            r.data.name = name.into();
+        }
+    }
+
+    /// Records an error: attributes `error.type` (the error's Rust type) and
+    /// `error.message`, status `error` with the message, and an `exception`
+    /// event with `exception.type` and `exception.message` (the error's
+    /// `Display`, followed by its sources).
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, err: &E) {
+        if self.recording.is_none() {
+            return;
+        }
+        let type_name = std::any::type_name::<E>();
+        let mut message = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        self.set_attribute("error.type", type_name);
+        self.set_attribute("error.message", message.clone());
+        self.add_event(
+            "exception",
+            vec![
+                KeyValue::new("exception.type", type_name),
+                KeyValue::new("exception.message", message.clone()),
+            ],
+        );
+        self.set_status(Status::Error {
+            message: Cow::Owned(message),
+        });
+    }
+
+    /// Ends the span now and hands it to the processors. Later calls do
+    /// nothing.
+    pub fn end(&mut self) {
+        self.end_at(SystemTime::now());
+    }
+
+    /// Ends the span at a given time. Later calls do nothing.
+    pub fn end_at(&mut self, timestamp: SystemTime) {
+        let Some(r) = self.recording.take() else {
+            return;
+        };
+        let Recording { mut data, tracer } = *r;
+        data.end_time = Some(timestamp.max(data.start_time));
+        if data.status == Status::Pending {
+            data.status = Status::Success;
+        }
+        if data.span_context.is_sampled() {
+            tracer.finish(data);
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// A [`Span`] that is also the current span until this guard drops; dropping
+/// it ends the span, then restores the previous context. Not `Send`: it
+/// belongs to the thread it was entered on. In async code, use
+/// `Tracer::start_span` with `FutureExt::with_context` instead.
+pub struct SpanGuard {
+    span: Span,
+    _cx: ContextGuard,
+}
+
+impl SpanGuard {
+    pub(crate) fn new(span: Span) -> Self {
+        let cx = span.context().attach();
+        SpanGuard { span, _cx: cx }
+    }
+}
+
+impl fmt::Debug for SpanGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SpanGuard").field(&self.span).finish()
+    }
+}
+
+impl Deref for SpanGuard {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl DerefMut for SpanGuard {
+    fn deref_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        // End before the context guard restores the parent.
+        self.span.end();
+    }
+}

@@ -1,0 +1,405 @@
+//! The [`Tracer`]: starts spans and hands finished ones to its processors.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use prela_context::Context;
+use prela_core::value::Str;
+use prela_core::{
+    ExportError, KeyValue, Resource, Sampler, SamplingDecision, SamplingParams, SpanContext,
+    SpanData, SpanProcessor, SpanType, TraceFlags,
+};
+use prela_sampling::{AlwaysOn, ParentBased};
+
+use crate::id::{IdGenerator, RandomIdGenerator};
+use crate::limits::SpanLimits;
+use crate::span::{Span, SpanGuard};
+
+pub(crate) struct TracerInner {
+    pub(crate) processors: Box<[Arc<dyn SpanProcessor>]>,
+    pub(crate) sampler: Arc<dyn Sampler>,
+    pub(crate) resource: Arc<Resource>,
+    pub(crate) limits: SpanLimits,
+    pub(crate) ids: Arc<dyn IdGenerator>,
+}
+
+impl TracerInner {
+    pub(crate) fn finish(&self, data: SpanData) {
+        if let Some((last, rest)) = self.processors.split_last() {
+            for p in rest {
+                p.on_end(data.clone());
+            }
+            last.on_end(data);
+        }
+    }
+}
+
+/// Starts spans. Cheap to clone; clones share processors and configuration.
+///
+/// ```
+/// use prela_tracer::Tracer;
+/// use prela_core::SpanType;
+///
+/// let tracer = Tracer::builder().service_name("demo").build();
+/// {
+///     let mut agent = tracer.span("research_agent");
+///     agent.set_span_type(SpanType::Agent);
+///     let mut llm = tracer.span_builder("chat gpt-4o").span_type(SpanType::Llm).start();
+///     llm.set_attribute("gen_ai.usage.input_tokens", 412);
+///     llm.end();
+/// } // agent ends here
+/// ```
+#[derive(Clone)]
+pub struct Tracer {
+    pub(crate) inner: Arc<TracerInner>,
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("processors", &self.inner.processors.len())
+            .field("sampler", &self.inner.sampler.description())
+            .field("resource", &self.inner.resource)
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+impl Tracer {
+    /// A builder.
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder::default()
+    }
+
+    /// A tracer with no processor: spans carry valid contexts (so
+    /// propagation works) but nothing is recorded.
+    pub fn noop() -> Self {
+        TracerBuilder::default().build()
+    }
+
+    /// A builder for a span named `name`.
+    pub fn span_builder(&self, name: impl Into<Str>) -> SpanBuilder<'_> {
+        SpanBuilder {
+            tracer: self,
+            name: name.into(),
+            span_type: SpanType::Custom,
+            parent: Parent::Current,
+            attributes: Vec::new(),
+            start_time: None,
+        }
+    }
+
+    /// Starts a span under the current span, without making it current.
+    pub fn start_span(&self, name: impl Into<Str>) -> Span {
+        self.span_builder(name).start()
+    }
+
+    /// Starts a span under the current span and makes it current until the
+    /// returned guard drops, which also ends the span.
+    pub fn span(&self, name: impl Into<Str>) -> SpanGuard {
+        self.span_builder(name).enter()
+    }
+
+    /// Runs `f` inside a new current span, ending it when `f` returns.
+    pub fn in_span<T>(&self, name: impl Into<Str>, f: impl FnOnce(&mut Span) -> T) -> T {
+        let mut guard = self.span(name);
+        f(&mut guard)
+    }
+
+    /// The resource spans are tagged with.
+    pub fn resource(&self) -> &Arc<Resource> {
+        &self.inner.resource
+    }
+
+    /// Flushes every processor, returning by `deadline`. The first error is
+    /// returned after every processor was asked.
+    pub fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        let mut first = Ok(());
+        for p in self.inner.processors.iter() {
+            if let Err(e) = p.force_flush(deadline) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+
+    /// Shuts every processor down, returning by `deadline`. Spans ending
+    /// afterwards are dropped (and counted by the processors).
+    pub fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        let mut first = Ok(());
+        for p in self.inner.processors.iter() {
+            if let Err(e) = p.shutdown(deadline) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+}
+
+/// Configures a [`Tracer`].
+#[must_use]
+pub struct TracerBuilder {
+    processors: Vec<Arc<dyn SpanProcessor>>,
+    sampler: Arc<dyn Sampler>,
+    resource: Resource,
+    limits: SpanLimits,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl fmt::Debug for TracerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracerBuilder")
+            .field("processors", &self.processors.len())
+            .field("sampler", &self.sampler.description())
+            .field("resource", &self.resource)
+            .finish()
+    }
+}
+
+impl Default for TracerBuilder {
+    fn default() -> Self {
+        TracerBuilder {
+            processors: Vec::new(),
+            sampler: Arc::new(ParentBased::new(AlwaysOn)),
+            resource: Resource::empty(),
+            limits: SpanLimits::default(),
+            ids: Arc::new(RandomIdGenerator),
+        }
+    }
+}
+
+impl TracerBuilder {
+    /// Adds a processor; every sampled span goes to each processor in order.
+    pub fn processor(mut self, p: impl SpanProcessor) -> Self {
+        self.processors.push(Arc::new(p));
+        self
+    }
+
+    /// Adds a shared processor.
+    pub fn shared_processor(mut self, p: Arc<dyn SpanProcessor>) -> Self {
+        self.processors.push(p);
+        self
+    }
+
+    /// The sampler (default: `ParentBased(AlwaysOn)`).
+    pub fn sampler(mut self, s: impl Sampler) -> Self {
+        self.sampler = Arc::new(s);
+        self
+    }
+
+    /// A shared sampler.
+    pub fn shared_sampler(mut self, s: Arc<dyn Sampler>) -> Self {
+        self.sampler = s;
+        self
+    }
+
+    /// The resource.
+    pub fn resource(mut self, r: Resource) -> Self {
+        self.resource = r;
+        self
+    }
+
+    /// Sets `service.name` on the resource.
+    pub fn service_name(mut self, name: impl Into<Str>) -> Self {
+        self.resource.set(KeyValue::new(
+            prela_core::span::SERVICE_NAME,
+            prela_core::Value::String(name.into()),
+        ));
+        self
+    }
+
+    /// Span limits (default: [`SpanLimits::default`]).
+    pub fn limits(mut self, l: SpanLimits) -> Self {
+        self.limits = l;
+        self
+    }
+
+    /// The id generator (default: [`RandomIdGenerator`]).
+    pub fn id_generator(mut self, g: impl IdGenerator) -> Self {
+        self.ids = Arc::new(g);
+        self
+    }
+
+    /// Builds the tracer.
+    pub fn build(self) -> Tracer {
+        Tracer {
+            inner: Arc::new(TracerInner {
+                processors: self.processors.into_boxed_slice(),
+                sampler: self.sampler,
+                resource: Arc::new(self.resource),
+                limits: self.limits,
+                ids: self.ids,
+            }),
+        }
+    }
+}
+
+enum Parent {
+    Current,
+    Root,
+    Explicit(SpanContext),
+}
+
+/// Configures one span before it starts.
+#[must_use = "a span builder does nothing until start() or enter()"]
+pub struct SpanBuilder<'t> {
+    tracer: &'t Tracer,
+    name: Str,
+    span_type: SpanType,
+    parent: Parent,
+    attributes: Vec<KeyValue>,
+    start_time: Option<SystemTime>,
+}
+
+impl fmt::Debug for SpanBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanBuilder")
+            .field("name", &self.name)
+            .field("span_type", &self.span_type)
+            .finish()
+    }
+}
+
+impl SpanBuilder<'_> {
+    /// The span type (default `custom`).
+    pub fn span_type(mut self, t: SpanType) -> Self {
+        self.span_type = t;
+        self
+    }
+
+    /// An attribute known at start (samplers can see it).
+    pub fn attribute(
+        mut self,
+        key: impl Into<prela_core::Key>,
+        value: impl Into<prela_core::Value>,
+    ) -> Self {
+        self.attributes.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// The parent is the span of `cx` (for example a context extracted from
+    /// request headers), instead of the current one.
+    pub fn parent(mut self, cx: &Context) -> Self {
+        self.parent = match cx.span() {
+            Some(sc) => Parent::Explicit(sc.clone()),
+            None => Parent::Root,
+        };
+        self
+    }
+
+    /// The parent is this span context.
+    pub fn parent_span_context(mut self, sc: SpanContext) -> Self {
+        self.parent = Parent::Explicit(sc);
+        self
+    }
+
+    /// Starts a new trace, whatever is current.
+    pub fn root(mut self) -> Self {
+        self.parent = Parent::Root;
+        self
+    }
+
+    /// A start time other than now.
+    pub fn start_time(mut self, t: SystemTime) -> Self {
+        self.start_time = Some(t);
+        self
+    }
+
+    /// Starts the span without making it current.
+    pub fn start(self) -> Span {
+        match self.parent {
+            Parent::Current => {
+                let parent =
+                    Context::map_current(|cx| cx.span().filter(|sc| sc.is_valid()).cloned());
+                start(
+                    self.tracer,
+                    self.name,
+                    self.span_type,
+                    parent,
+                    self.attributes,
+                    self.start_time,
+                )
+            }
+            Parent::Root => start(
+                self.tracer,
+                self.name,
+                self.span_type,
+                None,
+                self.attributes,
+                self.start_time,
+            ),
+            Parent::Explicit(sc) => {
+                let parent = Some(sc).filter(SpanContext::is_valid);
+                start(
+                    self.tracer,
+                    self.name,
+                    self.span_type,
+                    parent,
+                    self.attributes,
+                    self.start_time,
+                )
+            }
+        }
+    }
+
+    /// Starts the span and makes it current until the guard drops.
+    pub fn enter(self) -> SpanGuard {
+        SpanGuard::new(self.start())
+    }
+}
+
+fn start(
+    tracer: &Tracer,
+    name: Str,
+    span_type: SpanType,
+    parent: Option<SpanContext>,
+    attributes: Vec<KeyValue>,
+    start_time: Option<SystemTime>,
+) -> Span {
+    let inner = &tracer.inner;
+    let (trace_id, base_flags, base_state) = match &parent {
+        Some(p) => (p.trace_id, p.trace_flags, p.trace_state.clone()),
+        None => {
+            let flags = TraceFlags::NONE.with_random(inner.ids.is_random());
+            (
+                inner.ids.new_trace_id(),
+                flags,
+                prela_core::TraceState::NONE,
+            )
+        }
+    };
+    let span_id = inner.ids.new_span_id();
+    let result = inner.sampler.should_sample(&SamplingParams::new(
+        parent.as_ref(),
+        trace_id,
+        &name,
+        span_type,
+        &attributes,
+    ));
+    let sampled = result.decision == SamplingDecision::RecordAndSample;
+    let mut sc = SpanContext::new(trace_id, span_id, base_flags.with_sampled(sampled));
+    sc.trace_state = result.trace_state.unwrap_or(base_state);
+    if result.decision == SamplingDecision::Drop || inner.processors.is_empty() {
+        return Span::non_recording(sc);
+    }
+    let mut data = SpanData::started(
+        sc,
+        parent.as_ref().map(|p| p.span_id),
+        name,
+        span_type,
+        start_time.unwrap_or_else(SystemTime::now),
+        Arc::clone(&inner.resource),
+    );
+    data.parent_is_remote = parent.as_ref().is_some_and(|p| p.is_remote);
+    data.attributes.reserve(8);
+    let mut span = Span::recording(data, Arc::clone(&tracer.inner));
+    for kv in attributes.into_iter().chain(result.attributes) {
+        span.set_attribute(kv.key, kv.value);
+    }
+    span
+}

@@ -1,0 +1,342 @@
+//! The tracer through its public API, with a processor that collects spans.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prela_context::{Context, FutureExt, propagation};
+use prela_core::{ExportError, SpanData, SpanId, SpanProcessor, SpanType, Status, Value};
+use prela_sampling::{AlwaysOff, AlwaysOn};
+use prela_tracer::{SpanLimits, Tracer};
+
+#[derive(Default, Clone)]
+struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanProcessor for Collect {
+    fn on_end(&self, span: SpanData) {
+        self.0.lock().unwrap().push(span);
+    }
+    fn force_flush(&self, _: Instant) -> Result<(), ExportError> {
+        Ok(())
+    }
+    fn shutdown(&self, _: Instant) -> Result<(), ExportError> {
+        Ok(())
+    }
+}
+
+impl Collect {
+    fn take(&self) -> Vec<SpanData> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn tracer() -> (Tracer, Collect) {
+    let c = Collect::default();
+    (
+        Tracer::builder()
+            .service_name("test")
+            .processor(c.clone())
+            .build(),
+        c,
+    )
+}
+
+#[test]
+fn guards_nest_and_end_children_first() {
+    let (t, c) = tracer();
+    {
+        let mut root = t.span("root");
+        root.set_span_type(SpanType::Agent);
+        {
+            let _child = t.span("child");
+            let _grandchild = t.span("grandchild");
+        }
+        let _sibling = t.span("sibling");
+    }
+    let spans = c.take();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["grandchild", "child", "sibling", "root"]);
+    let by_name: HashMap<&str, &SpanData> = spans.iter().map(|s| (s.name.as_ref(), s)).collect();
+    let root = by_name["root"];
+    assert!(root.is_root());
+    assert_eq!(root.span_type, SpanType::Agent);
+    assert_eq!(root.status, Status::Success);
+    assert_eq!(root.resource.service_name(), Some("test"));
+    assert_eq!(
+        by_name["child"].parent_span_id,
+        Some(root.span_context.span_id)
+    );
+    assert_eq!(
+        by_name["grandchild"].parent_span_id,
+        Some(by_name["child"].span_context.span_id)
+    );
+    assert_eq!(
+        by_name["sibling"].parent_span_id,
+        Some(root.span_context.span_id)
+    );
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.span_context.trace_id == root.span_context.trace_id)
+    );
+    assert!(root.span_context.trace_flags.is_random());
+    assert!(spans.iter().all(|s| s.end_time.unwrap() >= s.start_time));
+    // Nothing is left current.
+    assert!(Context::current().span().is_none());
+}
+
+#[test]
+fn end_twice_and_change_after_end_are_no_ops() {
+    let (t, c) = tracer();
+    let mut s = t.start_span("once");
+    s.set_attribute("a", 1);
+    s.end();
+    s.end();
+    s.set_attribute("b", 2);
+    s.add_event("late", vec![]);
+    s.set_status(Status::error("late"));
+    s.record_error(&std::io::Error::other("late"));
+    drop(s);
+    let spans = c.take();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].attributes.len(), 1);
+    assert!(spans[0].events.is_empty());
+    assert_eq!(spans[0].status, Status::Success);
+}
+
+#[derive(Debug)]
+struct Outer(std::io::Error);
+impl std::fmt::Display for Outer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fetch failed")
+    }
+}
+impl std::error::Error for Outer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[test]
+fn record_error_sets_everything() {
+    let (t, c) = tracer();
+    t.in_span("fetch_url", |s| {
+        s.record_error(&Outer(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out after 10s",
+        )));
+    });
+    let s = &c.take()[0];
+    assert_eq!(s.status, Status::error("fetch failed: timed out after 10s"));
+    assert!(
+        s.attribute("error.type")
+            .and_then(Value::as_str)
+            .unwrap()
+            .ends_with("Outer")
+    );
+    assert_eq!(
+        s.attribute("error.message").and_then(Value::as_str),
+        Some("fetch failed: timed out after 10s")
+    );
+    assert_eq!(s.events.len(), 1);
+    assert_eq!(s.events[0].name, "exception");
+    assert_eq!(s.events[0].attributes[1].key.as_str(), "exception.message");
+}
+
+#[test]
+fn limits_drop_and_count() {
+    let c = Collect::default();
+    let mut limits = SpanLimits::default();
+    limits.max_attributes = 2;
+    limits.max_events = 1;
+    limits.max_attributes_per_event = 1;
+    limits.max_attribute_value_length = Some(3);
+    let t = Tracer::builder()
+        .processor(c.clone())
+        .limits(limits)
+        .build();
+    {
+        let mut s = t.span("x");
+        s.set_attribute("a", "abcdef");
+        s.set_attribute("b", 1);
+        s.set_attribute("a", "xy"); // replacing does not count against the limit
+        s.set_attribute("c", 3);
+        s.set_attribute("d", 4);
+        s.add_event(
+            "e1",
+            vec![
+                prela_core::KeyValue::new("k", "long"),
+                prela_core::KeyValue::new("k2", 1),
+            ],
+        );
+        s.add_event("e2", vec![]);
+    }
+    let s = &c.take()[0];
+    assert_eq!(s.attributes.len(), 2);
+    assert_eq!(s.attribute("a").and_then(Value::as_str), Some("xy"));
+    assert_eq!(s.dropped_attributes_count, 2);
+    assert_eq!(s.events.len(), 1);
+    assert_eq!(s.dropped_events_count, 1);
+    assert_eq!(s.events[0].attributes.len(), 1);
+    assert_eq!(s.events[0].dropped_attributes_count, 1);
+    assert_eq!(s.events[0].attributes[0].value.as_str(), Some("lon"));
+}
+
+#[test]
+fn unsampled_spans_propagate_but_export_nothing() {
+    let c = Collect::default();
+    let t = Tracer::builder()
+        .processor(c.clone())
+        .sampler(AlwaysOff)
+        .build();
+    let root = t.span("root");
+    assert!(!root.is_recording());
+    assert!(root.span_context().is_valid());
+    assert!(!root.span_context().is_sampled());
+    let child = t.start_span("child");
+    assert_eq!(child.span_context().trace_id, root.span_context().trace_id);
+    let mut headers: HashMap<String, String> = HashMap::new();
+    propagation::inject_current(&mut headers);
+    assert!(
+        headers["traceparent"].ends_with("-02"),
+        "{}",
+        headers["traceparent"]
+    );
+    drop(child);
+    drop(root);
+    assert!(c.take().is_empty());
+}
+
+#[test]
+fn remote_parent_from_headers() {
+    let (t, c) = tracer();
+    let mut headers = HashMap::new();
+    headers.insert(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    );
+    headers.insert("tracestate".to_owned(), "vendor=x".to_owned());
+    let cx = propagation::extract(&headers);
+    t.span_builder("server").parent(&cx).start().end();
+    let s = &c.take()[0];
+    assert_eq!(
+        s.span_context.trace_id.to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(
+        s.parent_span_id,
+        Some(SpanId::from_hex("00f067aa0ba902b7").unwrap())
+    );
+    assert!(s.parent_is_remote);
+    assert_eq!(s.span_context.trace_state.get("vendor"), Some("x"));
+    // A sampled=0 remote parent is respected by the default ParentBased sampler.
+    headers.insert(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".to_owned(),
+    );
+    let cx = propagation::extract(&headers);
+    t.span_builder("server").parent(&cx).start().end();
+    assert!(c.take().is_empty());
+}
+
+#[test]
+fn context_carried_to_threads() {
+    let (t, c) = tracer();
+    {
+        let root = t.span("root");
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let cx = root.context();
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    let _g = cx.attach();
+                    let _s = t.span(format!("worker-{i}"));
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+    let spans = c.take();
+    let root = spans.iter().find(|s| s.name == "root").unwrap();
+    assert_eq!(
+        spans
+            .iter()
+            .filter(|s| s.parent_span_id == Some(root.span_context.span_id))
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn thousand_async_tasks_get_the_right_parents() {
+    let (t, c) = tracer();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut handles = Vec::new();
+        for i in 0..1000 {
+            let t = t.clone();
+            let root = t.span_builder(format!("task-{i}")).root().start();
+            let cx = root.context();
+            handles.push(tokio::spawn(
+                async move {
+                    let _root = root;
+                    for step in 0..3 {
+                        tokio::task::yield_now().await;
+                        let child = t.start_span(format!("task-{i}/step-{step}"));
+                        let child_cx = child.context();
+                        let t2 = t.clone();
+                        async move {
+                            let _child = child;
+                            tokio::time::sleep(std::time::Duration::from_micros(20)).await;
+                            t2.start_span(format!("task-{i}/step-{step}/leaf")).end();
+                        }
+                        .with_context(child_cx)
+                        .await;
+                    }
+                }
+                .with_context(cx),
+            ));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let spans = c.take();
+    assert_eq!(spans.len(), 1000 * 7);
+    let by_id: HashMap<SpanId, &SpanData> =
+        spans.iter().map(|s| (s.span_context.span_id, s)).collect();
+    for s in &spans {
+        let name = s.name.as_ref();
+        match name.rsplit_once('/') {
+            None => assert!(s.is_root(), "{name}"),
+            Some((parent_name, _)) => {
+                let parent = by_id[&s.parent_span_id.unwrap()];
+                assert_eq!(parent.name, parent_name, "parent of {name}");
+                assert_eq!(parent.span_context.trace_id, s.span_context.trace_id);
+            }
+        }
+    }
+}
+
+#[test]
+fn noop_tracer_and_explicit_sampler() {
+    let t = Tracer::noop();
+    let s = t.span("x");
+    assert!(!s.is_recording());
+    assert!(s.span_context().is_valid());
+    let (t, c) = tracer();
+    let t2 = Tracer::builder()
+        .processor(c.clone())
+        .sampler(AlwaysOn)
+        .build();
+    drop(t);
+    t2.start_span("y").end();
+    assert_eq!(c.take().len(), 1);
+}
