@@ -109,7 +109,10 @@ fn fix_python_indentation(text: &str) -> String {
 fn verbose_matches_python_with_indentation_fixed() {
     let raw = fixture("console/plain-verbose.txt");
     let want = fix_python_indentation(&raw);
-    assert_ne!(want, raw, "the fixture has the Python indentation bug to fix");
+    assert_ne!(
+        want, raw,
+        "the fixture has the Python indentation bug to fix"
+    );
     assert!(want.contains("      agent.name = 'research_agent'\n"));
     assert!(want.contains("   │     tool.description = 'Search the web'\n"));
     let got = render(Verbosity::Verbose, false);

@@ -1,0 +1,382 @@
+//! File exporter: spans as JSON Lines (Prela JSON, one span per line), with
+//! size-based rotation, readable by the Python Prela SDK.
+//!
+//! ## Layouts
+//!
+//! - [`Layout::PerService`] (default):
+//!   `<dir>/<service>/<YYYY-MM-DD>/traces-NNN.jsonl`
+//! - [`Layout::Flat`], the Python SDK's layout, so its tools read our
+//!   traces: `<dir>/traces-YYYY-MM-DD-NNN.jsonl`
+//!
+//! `<service>` is the span resource's `service.name` with every character
+//! other than ASCII letters, digits, `.`, `-` and `_` replaced by `_`
+//! (`unknown_service` when unset). The date is the UTC date when the file is
+//! opened. `NNN` counts from `001` (more digits past 999).
+//!
+//! ## Rotation and restarts
+//!
+//! A file is closed and the next number opened once it reaches
+//! `max_file_size` (default 100 MiB), checked before each span is written,
+//! so a file ends up at most one span over. A new day starts a new file. On
+//! start, and whenever it opens a file, the exporter takes the number after
+//! the highest one already in the directory, and creates the file with
+//! `create_new`: an existing file is never overwritten or appended to, even
+//! by two processes sharing a directory.
+//!
+//! Each export batch is written with whole lines and flushed before
+//! `export` returns. A write error is returned as a failure, never dropped.
+//!
+//! ## Feature flags
+//!
+//! None.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use prela_core::json::{ReadError, read_jsonl, write_span_line};
+use prela_core::time::format_date;
+use prela_core::{ExportError, ExportResult, SpanData, SpanExporter};
+
+/// Where files go inside the directory.
+#[allow(clippy::exhaustive_enums)] // the two documented layouts
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// `<dir>/<service>/<YYYY-MM-DD>/traces-NNN.jsonl`
+    #[default]
+    PerService,
+    /// `<dir>/traces-YYYY-MM-DD-NNN.jsonl`, as the Python SDK writes.
+    Flat,
+}
+
+/// Why the exporter could not be built.
+#[derive(Debug)]
+pub struct FileExporterError {
+    path: PathBuf,
+    source: io::Error,
+}
+
+impl fmt::Display for FileExporterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot write traces to directory {:?}: {}",
+            self.path, self.source
+        )
+    }
+}
+
+impl std::error::Error for FileExporterError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Default rotation size: 100 MiB, as the Python SDK's `max_file_size_mb`.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Configures a [`FileExporter`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct FileExporterBuilder {
+    directory: PathBuf,
+    layout: Layout,
+    max_file_size: u64,
+}
+
+impl FileExporterBuilder {
+    /// The directory (default `./traces`). Created if missing.
+    pub fn directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.directory = dir.into();
+        self
+    }
+
+    /// The layout (default [`Layout::PerService`]).
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Rotation size in MiB (default 100), as the Python SDK's
+    /// `max_file_size_mb`.
+    pub fn max_file_size_mb(mut self, mb: u64) -> Self {
+        self.max_file_size = mb.saturating_mul(1024 * 1024).max(1);
+        self
+    }
+
+    /// Rotation size in bytes.
+    pub fn max_file_size_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes.max(1);
+        self
+    }
+
+    /// Checks that the directory can be created and written, and builds the
+    /// exporter.
+    pub fn build(self) -> Result<FileExporter, FileExporterError> {
+        let err = |source| FileExporterError {
+            path: self.directory.clone(),
+            source,
+        };
+        fs::create_dir_all(&self.directory).map_err(err)?;
+        let probe = self
+            .directory
+            .join(format!(".prela-write-check-{}", std::process::id()));
+        File::create(&probe).map_err(err)?;
+        fs::remove_file(&probe).map_err(err)?;
+        Ok(FileExporter {
+            directory: self.directory,
+            layout: self.layout,
+            max_file_size: self.max_file_size,
+            state: Mutex::new(State {
+                open: HashMap::new(),
+                shut_down: false,
+            }),
+        })
+    }
+}
+
+struct OpenFile {
+    file: File,
+    path: PathBuf,
+    date: String,
+    seq: u32,
+    size: u64,
+}
+
+struct State {
+    /// The current file per service (one entry in the flat layout).
+    open: HashMap<String, OpenFile>,
+    shut_down: bool,
+}
+
+/// Writes spans as JSONL files. See the crate docs.
+pub struct FileExporter {
+    directory: PathBuf,
+    layout: Layout,
+    max_file_size: u64,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for FileExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileExporter")
+            .field("directory", &self.directory)
+            .field("layout", &self.layout)
+            .field("max_file_size", &self.max_file_size)
+            .finish()
+    }
+}
+
+fn sanitize(service: &str) -> String {
+    let s: String = service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.chars().all(|c| c == '.') {
+        "unknown_service".to_owned()
+    } else {
+        s
+    }
+}
+
+impl FileExporter {
+    /// A builder.
+    pub fn builder() -> FileExporterBuilder {
+        FileExporterBuilder {
+            directory: PathBuf::from("./traces"),
+            layout: Layout::PerService,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+
+    /// The directory traces go to.
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    fn dir_and_prefix(&self, service: &str, date: &str) -> (PathBuf, String) {
+        match self.layout {
+            Layout::Flat => (self.directory.clone(), format!("traces-{date}-")),
+            Layout::PerService => (
+                self.directory.join(sanitize(service)).join(date),
+                "traces-".to_owned(),
+            ),
+        }
+    }
+
+    /// Opens the next file after the highest existing number.
+    fn open_next(&self, service: &str, date: &str, after: u32) -> io::Result<OpenFile> {
+        let (dir, prefix) = self.dir_and_prefix(service, date);
+        fs::create_dir_all(&dir)?;
+        let mut seq = after;
+        for entry in fs::read_dir(&dir)? {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(n) = name
+                .strip_prefix(prefix.as_str())
+                .and_then(|r| r.strip_suffix(".jsonl"))
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                seq = seq.max(n);
+            }
+        }
+        loop {
+            seq = seq
+                .checked_add(1)
+                .ok_or_else(|| io::Error::other("file sequence number overflow"))?;
+            let path = dir.join(format!("{prefix}{seq:03}.jsonl"));
+            match OpenOptions::new().append(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(OpenFile {
+                        file,
+                        path,
+                        date: date.to_owned(),
+                        seq,
+                        size: 0,
+                    });
+                }
+                // Another process took this number: try the next.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn write_batch(&self, state: &mut State, batch: &[SpanData]) -> io::Result<()> {
+        let date = format_date(SystemTime::now());
+        let mut line = Vec::with_capacity(1024);
+        let mut pending: HashMap<String, Vec<u8>> = HashMap::new();
+        for span in batch {
+            let service = match self.layout {
+                Layout::Flat => String::new(),
+                Layout::PerService => span.resource.service_name().unwrap_or("").to_owned(),
+            };
+            line.clear();
+            write_span_line(&mut line, span).map_err(io::Error::other)?;
+            let needs_new = match state.open.get(&service) {
+                None => true,
+                Some(f) => {
+                    let buffered = pending.get(&service).map_or(0, |b| b.len() as u64);
+                    f.date != date || f.size + buffered >= self.max_file_size
+                }
+            };
+            if needs_new {
+                if let Some(buf) = pending.remove(&service) {
+                    Self::write_to(state, &service, &buf)?;
+                }
+                let after = state
+                    .open
+                    .get(&service)
+                    .filter(|f| f.date == date)
+                    .map_or(0, |f| f.seq);
+                let next = self.open_next(&service, &date, after)?;
+                state.open.insert(service.clone(), next);
+            }
+            pending.entry(service).or_default().extend_from_slice(&line);
+        }
+        for (service, buf) in pending {
+            Self::write_to(state, &service, &buf)?;
+        }
+        Ok(())
+    }
+
+    fn write_to(state: &mut State, service: &str, buf: &[u8]) -> io::Result<()> {
+        let f = state
+            .open
+            .get_mut(service)
+            .ok_or_else(|| io::Error::other("no open file"))?;
+        f.file
+            .write_all(buf)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.path.display())))?;
+        f.size += buf.len() as u64;
+        Ok(())
+    }
+
+    /// The paths of the files currently being written.
+    pub fn current_files(&self) -> Vec<PathBuf> {
+        self.state
+            .lock()
+            .map(|s| s.open.values().map(|f| f.path.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl SpanExporter for FileExporter {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        let Ok(mut state) = self.state.lock() else {
+            return ExportResult::Failure(ExportError::Other("file exporter lock poisoned".into()));
+        };
+        if state.shut_down {
+            return ExportResult::Failure(ExportError::Shutdown);
+        }
+        match self.write_batch(&mut state, batch) {
+            Ok(()) => ExportResult::Success,
+            Err(e) => ExportResult::Failure(ExportError::Io(e)),
+        }
+    }
+
+    fn force_flush(&self, _deadline: Instant) -> Result<(), ExportError> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| ExportError::Other("file exporter lock poisoned".into()))?;
+        for f in state.open.values_mut() {
+            f.file.flush()?;
+        }
+        Ok(())
+    }
+
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        self.force_flush(deadline)?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| ExportError::Other("file exporter lock poisoned".into()))?;
+        state.shut_down = true;
+        for f in state.open.values_mut() {
+            f.file.sync_data()?;
+        }
+        state.open.clear();
+        Ok(())
+    }
+}
+
+/// Every `*.jsonl` file under `dir` (recursively), sorted by path.
+pub fn trace_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads the spans of one JSONL file, in order; each item is a span or the
+/// error for that line.
+pub fn read_file(path: &Path) -> io::Result<impl Iterator<Item = Result<SpanData, ReadError>>> {
+    Ok(read_jsonl(BufReader::new(File::open(path)?)))
+}
