@@ -107,6 +107,11 @@ impl Tracer {
         f(&mut guard)
     }
 
+    /// `true` when both handles share the same tracer.
+    pub fn same_as(&self, other: &Tracer) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The resource spans are tagged with.
     pub fn resource(&self) -> &Arc<Resource> {
         &self.inner.resource

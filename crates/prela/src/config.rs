@@ -1,0 +1,559 @@
+//! `prela::init()`: configuration from code and the environment.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prela_core::config::{ConfigError, parse_bool};
+use prela_core::value::Str;
+use prela_core::{KeyValue, Resource, Sampler, SpanExporter, SpanProcessor, Value};
+use prela_tracer::{SpanLimits, Tracer};
+use prela_transport::SimpleProcessor;
+
+use crate::global;
+
+/// Why `init` failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InitError {
+    /// An environment variable (or builder value) is invalid; the message
+    /// names it and its value.
+    Config(ConfigError),
+    /// An exporter was named whose cargo feature is not enabled.
+    FeatureMissing {
+        /// Where the name came from (`PRELA_EXPORTER`, `OTEL_TRACES_EXPORTER`
+        /// or `exporter_name`).
+        source: String,
+        /// The exporter name.
+        exporter: String,
+        /// The `prela` feature that provides it.
+        feature: &'static str,
+    },
+    /// An exporter could not be built.
+    Exporter {
+        /// The exporter name.
+        exporter: String,
+        /// Why.
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::Config(e) => write!(f, "prela: {e}"),
+            InitError::FeatureMissing {
+                source,
+                exporter,
+                feature,
+            } => write!(
+                f,
+                "prela: {source} names exporter {exporter:?}, which needs the `{feature}` feature of the prela crate"
+            ),
+            InitError::Exporter { exporter, error } => {
+                write!(
+                    f,
+                    "prela: could not set up the {exporter} exporter: {error}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Config(e) => Some(e),
+            InitError::Exporter { error, .. } => Some(error.as_ref()),
+            InitError::FeatureMissing { .. } => None,
+        }
+    }
+}
+
+impl From<ConfigError> for InitError {
+    fn from(e: ConfigError) -> Self {
+        InitError::Config(e)
+    }
+}
+
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Configures and installs the global tracer. Made by [`crate::init`].
+///
+/// Values set in code win over `PRELA_*` variables, which win over `OTEL_*`
+/// ones, which win over the defaults. See `docs/configuration.md`.
+#[must_use = "nothing is set up until install() is called"]
+pub struct Builder {
+    service_name: Option<Str>,
+    exporter_names: Option<Vec<String>>,
+    exporters: Vec<Box<dyn SpanExporter>>,
+    processors: Vec<Arc<dyn SpanProcessor>>,
+    sampler: Option<Arc<dyn Sampler>>,
+    trace_dir: Option<std::path::PathBuf>,
+    #[cfg(feature = "console")]
+    verbosity: Option<prela_export_console::Verbosity>,
+    #[cfg(feature = "file")]
+    layout: Option<prela_export_file::Layout>,
+    limits: Option<SpanLimits>,
+    resource: Vec<KeyValue>,
+    shutdown_timeout: Duration,
+    lookup: Lookup,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("service_name", &self.service_name)
+            .field("exporter_names", &self.exporter_names)
+            .field("exporters", &self.exporters.len())
+            .field("processors", &self.processors.len())
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            service_name: None,
+            exporter_names: None,
+            exporters: Vec::new(),
+            processors: Vec::new(),
+            sampler: None,
+            trace_dir: None,
+            #[cfg(feature = "console")]
+            verbosity: None,
+            #[cfg(feature = "file")]
+            layout: None,
+            limits: None,
+            resource: Vec::new(),
+            shutdown_timeout: Duration::from_secs(5),
+            lookup: Arc::new(|k| std::env::var(k).ok()),
+        }
+    }
+}
+
+const KNOWN_EXPORTERS: &str = "console, file, none";
+
+impl Builder {
+    /// The service name (else `PRELA_SERVICE_NAME`, `OTEL_SERVICE_NAME`, or
+    /// the `service.name` in `OTEL_RESOURCE_ATTRIBUTES`; default
+    /// `unknown_service`).
+    pub fn service_name(mut self, name: impl Into<Str>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Exporters by name, comma-separated: `console`, `file`, `none` (else
+    /// `PRELA_EXPORTER`, `OTEL_TRACES_EXPORTER`; default `console` when the
+    /// `console` feature is on, else none).
+    pub fn exporter_name(mut self, names: &str) -> Self {
+        self.exporter_names = Some(split_names(names));
+        self
+    }
+
+    /// Adds an exporter of your own (exported inline through a
+    /// [`SimpleProcessor`]). Exporters named by `exporter_name` or the
+    /// environment are added only if no exporter or processor is given here.
+    pub fn exporter(mut self, exporter: impl SpanExporter) -> Self {
+        self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Adds a processor of your own.
+    pub fn processor(mut self, processor: impl SpanProcessor) -> Self {
+        self.processors.push(Arc::new(processor));
+        self
+    }
+
+    /// The sampler (else from `PRELA_SAMPLE_RATE` / `OTEL_TRACES_SAMPLER`;
+    /// default parent-based always-on).
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Some(Arc::new(sampler));
+        self
+    }
+
+    /// The file exporter's directory (else `PRELA_TRACE_DIR`; default
+    /// `./traces`).
+    pub fn trace_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.trace_dir = Some(dir.into());
+        self
+    }
+
+    /// The console exporter's verbosity (else `PRELA_CONSOLE_VERBOSITY`;
+    /// default normal).
+    #[cfg(feature = "console")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+    pub fn console_verbosity(mut self, v: prela_export_console::Verbosity) -> Self {
+        self.verbosity = Some(v);
+        self
+    }
+
+    /// The file exporter's layout (else `PRELA_FILE_LAYOUT`; default
+    /// per-service).
+    #[cfg(feature = "file")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
+    pub fn file_layout(mut self, layout: prela_export_file::Layout) -> Self {
+        self.layout = Some(layout);
+        self
+    }
+
+    /// Span limits (else the `OTEL_SPAN_*` variables).
+    pub fn span_limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// Adds a resource attribute (wins over `OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn resource_attribute(
+        mut self,
+        key: impl Into<prela_core::Key>,
+        value: impl Into<Value>,
+    ) -> Self {
+        self.resource.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// How long the guard's drop may spend flushing (default 5 s).
+    pub fn shutdown_timeout(mut self, t: Duration) -> Self {
+        self.shutdown_timeout = t;
+        self
+    }
+
+    /// Reads configuration from `lookup` instead of the process environment
+    /// (for tests, or configuration kept elsewhere).
+    pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.lookup = Arc::new(lookup);
+        self
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Builds the tracer without installing it globally.
+    pub fn build(self) -> Result<(Tracer, Duration), InitError> {
+        let debug = match self.var("PRELA_DEBUG") {
+            Some(v) => parse_bool("PRELA_DEBUG", &v)?,
+            None => false,
+        };
+        let resource = self.resource()?;
+        let lookup = Arc::clone(&self.lookup);
+        let sampler = match self.sampler.clone() {
+            Some(s) => Some(s),
+            None => prela_sampling::from_lookup(&|k| lookup(k))?,
+        };
+        let limits = match self.limits {
+            Some(l) => l,
+            None => SpanLimits::from_lookup(&|k| lookup(k))?,
+        };
+        let mut tb = Tracer::builder().resource(resource).limits(limits);
+        if let Some(s) = sampler {
+            tb = tb.shared_sampler(s);
+        }
+        let mut names = Vec::new();
+        if self.exporters.is_empty() && self.processors.is_empty() {
+            let (source, list) = match (
+                &self.exporter_names,
+                self.var("PRELA_EXPORTER"),
+                self.var("OTEL_TRACES_EXPORTER"),
+            ) {
+                (Some(n), _, _) => ("exporter_name".to_owned(), n.clone()),
+                (None, Some(v), _) => ("PRELA_EXPORTER".to_owned(), split_names(&v)),
+                (None, None, Some(v)) => ("OTEL_TRACES_EXPORTER".to_owned(), split_names(&v)),
+                // Console when built in; otherwise nothing is exported.
+                (None, None, None) => ("default".to_owned(), default_exporters()),
+            };
+            for name in list {
+                if let Some(p) = self.named_exporter(&source, &name)? {
+                    tb = tb.shared_processor(p);
+                    names.push(name);
+                }
+            }
+        }
+        for e in self.exporters {
+            tb = tb.processor(SimpleProcessor::new(e));
+            names.push("custom".to_owned());
+        }
+        for p in self.processors {
+            tb = tb.shared_processor(p);
+            names.push("custom processor".to_owned());
+        }
+        let tracer = tb.build();
+        if debug {
+            report(&format!(
+                "prela: service={:?} exporters=[{}] tracer={tracer:?}",
+                tracer.resource().service_name().unwrap_or(""),
+                names.join(", ")
+            ));
+        }
+        Ok((tracer, self.shutdown_timeout))
+    }
+
+    fn resource(&self) -> Result<Resource, InitError> {
+        let mut r = Resource::empty();
+        r.set(KeyValue::new("service.name", "unknown_service"));
+        r.set(KeyValue::new("telemetry.sdk.name", "prela"));
+        r.set(KeyValue::new("telemetry.sdk.language", "rust"));
+        r.set(KeyValue::new(
+            "telemetry.sdk.version",
+            env!("CARGO_PKG_VERSION"),
+        ));
+        if let Some(attrs) = self.var("OTEL_RESOURCE_ATTRIBUTES") {
+            for kv in parse_resource_attributes(&attrs)? {
+                r.set(kv);
+            }
+        }
+        if let Some(v) = self.var("OTEL_SERVICE_NAME") {
+            r.set(KeyValue::new("service.name", v));
+        }
+        if let Some(v) = self.var("PRELA_SERVICE_NAME") {
+            r.set(KeyValue::new("service.name", v));
+        }
+        for kv in &self.resource {
+            r.set(kv.clone());
+        }
+        if let Some(name) = &self.service_name {
+            r.set(KeyValue::new("service.name", Value::String(name.clone())));
+        }
+        Ok(r)
+    }
+
+    fn named_exporter(
+        &self,
+        source: &str,
+        name: &str,
+    ) -> Result<Option<Arc<dyn SpanProcessor>>, InitError> {
+        let missing = |feature| InitError::FeatureMissing {
+            source: source.to_owned(),
+            exporter: name.to_owned(),
+            feature,
+        };
+        match name {
+            "none" => Ok(None),
+            "console" => {
+                #[cfg(feature = "console")]
+                {
+                    let verbosity = match self.verbosity {
+                        Some(v) => v,
+                        None => match self
+                            .var("PRELA_CONSOLE_VERBOSITY")
+                            .as_deref()
+                            .map(str::trim)
+                        {
+                            None | Some("normal") => prela_export_console::Verbosity::Normal,
+                            Some("minimal") => prela_export_console::Verbosity::Minimal,
+                            Some("verbose") => prela_export_console::Verbosity::Verbose,
+                            Some(other) => {
+                                return Err(ConfigError::new(
+                                    "PRELA_CONSOLE_VERBOSITY",
+                                    other,
+                                    "minimal, normal or verbose",
+                                )
+                                .into());
+                            }
+                        },
+                    };
+                    let e = prela_export_console::ConsoleExporter::new(verbosity);
+                    Ok(Some(Arc::new(SimpleProcessor::new(e))))
+                }
+                #[cfg(not(feature = "console"))]
+                Err(missing("console"))
+            }
+            "file" => {
+                #[cfg(feature = "file")]
+                {
+                    let dir = match &self.trace_dir {
+                        Some(d) => d.clone(),
+                        None => self
+                            .var("PRELA_TRACE_DIR")
+                            .map_or_else(|| "./traces".into(), Into::into),
+                    };
+                    let layout = match self.layout {
+                        Some(l) => l,
+                        None => match self.var("PRELA_FILE_LAYOUT").as_deref().map(str::trim) {
+                            None | Some("per-service") => prela_export_file::Layout::PerService,
+                            Some("flat") => prela_export_file::Layout::Flat,
+                            Some(other) => {
+                                return Err(ConfigError::new(
+                                    "PRELA_FILE_LAYOUT",
+                                    other,
+                                    "per-service or flat",
+                                )
+                                .into());
+                            }
+                        },
+                    };
+                    let e = prela_export_file::FileExporter::builder()
+                        .directory(dir)
+                        .layout(layout)
+                        .build()
+                        .map_err(|e| InitError::Exporter {
+                            exporter: "file".into(),
+                            error: Box::new(e),
+                        })?;
+                    Ok(Some(Arc::new(SimpleProcessor::new(e))))
+                }
+                #[cfg(not(feature = "file"))]
+                Err(missing("file"))
+            }
+            "otlp" => Err(missing("otlp")),
+            "cloud" => Err(missing("cloud")),
+            other => {
+                let variable = if source == "default" {
+                    "exporter_name"
+                } else {
+                    source
+                };
+                Err(ConfigError::new(
+                    variable,
+                    other,
+                    format!("one or more of {KNOWN_EXPORTERS}, comma-separated"),
+                )
+                .into())
+            }
+        }
+    }
+
+    /// Builds the tracer, makes it the global tracer ([`crate::tracer`]), and
+    /// returns a guard that flushes and shuts it down when dropped.
+    pub fn install(self) -> Result<Guard, InitError> {
+        let (tracer, timeout) = self.build()?;
+        global::set(tracer.clone());
+        Ok(Guard {
+            tracer,
+            timeout,
+            done: false,
+        })
+    }
+}
+
+fn default_exporters() -> Vec<String> {
+    if cfg!(feature = "console") {
+        vec!["console".to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn split_names(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Parses `OTEL_RESOURCE_ATTRIBUTES`: `key1=value1,key2=value2`, values
+/// percent-decoded.
+pub fn parse_resource_attributes(s: &str) -> Result<Vec<KeyValue>, ConfigError> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let bad = || {
+            ConfigError::new(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                s,
+                format!(
+                    "comma-separated key=value pairs with percent-encoded values (at {item:?})"
+                ),
+            )
+        };
+        let (k, v) = item.split_once('=').ok_or_else(bad)?;
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(bad());
+        }
+        let v = percent_decode(v.trim()).ok_or_else(bad)?;
+        out.push(KeyValue::new(k.to_owned(), v));
+    }
+    Ok(out)
+}
+
+/// One line for the user: through `tracing` if a subscriber is set, else on
+/// standard error.
+pub(crate) fn report(line: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(target: "prela", "{line}");
+    } else {
+        #[allow(clippy::print_stderr)] // the documented fallback when no subscriber is set
+        {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Returned by `install`: flushes and shuts the tracer down when dropped,
+/// within the configured timeout, and says in one line if spans were not
+/// exported.
+#[must_use = "dropping the guard shuts tracing down at once"]
+#[derive(Debug)]
+pub struct Guard {
+    tracer: Tracer,
+    timeout: Duration,
+    done: bool,
+}
+
+impl Guard {
+    /// The installed tracer.
+    pub fn tracer(&self) -> &Tracer {
+        &self.tracer
+    }
+
+    /// Exports everything ended so far, within `timeout`.
+    pub fn force_flush(&self, timeout: Duration) -> Result<(), prela_core::ExportError> {
+        self.tracer.force_flush(Instant::now() + timeout)
+    }
+
+    /// Flushes and shuts down now, within the guard's timeout, returning what
+    /// went wrong (dropping the guard does the same and reports it).
+    pub fn shutdown(mut self) -> Result<(), prela_core::ExportError> {
+        self.done = true;
+        global::clear(&self.tracer);
+        self.tracer.shutdown(Instant::now() + self.timeout)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        global::clear(&self.tracer);
+        if let Err(e) = self.tracer.shutdown(Instant::now() + self.timeout) {
+            report(&format!("prela: at shutdown: {e}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_attributes() {
+        let kvs =
+            parse_resource_attributes("service.name=svc, deployment.environment=prod%20eu,a=b%3Dc")
+                .unwrap();
+        assert_eq!(kvs[1], KeyValue::new("deployment.environment", "prod eu"));
+        assert_eq!(kvs[2], KeyValue::new("a", "b=c"));
+        for bad in ["novalue", "=x", "k=%zz"] {
+            let e = parse_resource_attributes(bad).unwrap_err();
+            assert_eq!(e.variable(), "OTEL_RESOURCE_ATTRIBUTES");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! # Prela: tracing for AI agents and services
+//!
+//! Record every agent step, LLM call, tool call and retrieval as spans in a
+//! trace; see them on the console while developing, keep them in JSONL
+//! files, and (with the network exporters) ship them to an OpenTelemetry
+//! collector or to Prela cloud. No async runtime is needed, and the span hot
+//! path takes no lock shared between threads.
+//!
+//! ```
+//! use prela::SpanType;
+//!
+//! let _guard = prela::init().service_name("research-agent").exporter_name("none").install()?;
+//! let tracer = prela::tracer();
+//! {
+//!     let mut agent = tracer.span_builder("research_agent").span_type(SpanType::Agent).enter();
+//!     agent.set_attribute("agent.input", "What changed in Rust 1.83?");
+//!     let mut llm = tracer.span_builder("chat gpt-4o").span_type(SpanType::Llm).start();
+//!     llm.set_attribute("gen_ai.request.model", "gpt-4o");
+//!     llm.set_attribute("gen_ai.usage.input_tokens", 412);
+//!     llm.end();
+//! }
+//! # Ok::<(), prela::InitError>(())
+//! ```
+//!
+//! `init()` reads `PRELA_*` and `OTEL_*` variables (code wins over
+//! `PRELA_*`, which wins over `OTEL_*`); an invalid value fails `install`
+//! with an error naming the variable and the value. The guard flushes and
+//! shuts down on drop, and says in one line if spans were not exported.
+//!
+//! ## Crates
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`core`] | `prela-core` | span model, traits, Prela JSON |
+//! | [`context`] | `prela-context` | current span, W3C propagation |
+//! | [`sampling`] | `prela-sampling` | samplers |
+//! | [`transport`] | `prela-transport` | processors |
+//! | `console` | `prela-export-console` | console exporter (feature `console`) |
+//! | `file` | `prela-export-file` | file exporter (feature `file`) |
+//!
+//! ## Feature flags
+//!
+//! - `console` (default): the console exporter, as `prela::console`.
+//! - `file`: the JSONL file exporter, as `prela::file`.
+//! - `full`: every exporter.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod global;
+
+pub use config::{Builder, Guard, InitError, parse_resource_attributes};
+pub use global::tracer;
+
+pub use prela_context::{Baggage, Context, FutureExt};
+pub use prela_core::{
+    Event, ExportError, ExportResult, Key, KeyValue, Resource, SpanContext, SpanData, SpanExporter,
+    SpanId, SpanProcessor, SpanType, Status, TraceFlags, TraceId, Value,
+};
+pub use prela_tracer::{Span, SpanBuilder, SpanGuard, SpanLimits, Tracer};
+
+/// The span model, traits and Prela JSON (`prela-core`).
+pub use prela_core as core;
+
+/// Context and W3C propagation (`prela-context`).
+pub use prela_context as context;
+
+/// Samplers (`prela-sampling`).
+pub use prela_sampling as sampling;
+
+/// Processors (`prela-transport`).
+pub use prela_transport as transport;
+
+/// Console exporter (`prela-export-console`).
+#[cfg(feature = "console")]
+#[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+pub use prela_export_console as console;
+
+/// File exporter (`prela-export-file`).
+#[cfg(feature = "file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file")))]
+pub use prela_export_file as file;
+
+/// Starts configuring Prela; finish with [`Builder::install`].
+pub fn init() -> Builder {
+    Builder::default()
+}
+
+/// `init().install()`: everything from the environment.
+pub fn init_from_env() -> Result<Guard, InitError> {
+    init().install()
+}

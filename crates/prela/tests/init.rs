@@ -1,0 +1,204 @@
+//! `prela::init()` from code and from (injected) environment variables.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prela::{ExportResult, InitError, SpanData, SpanExporter};
+
+fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanExporter for Collect {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        self.0.lock().unwrap().extend_from_slice(batch);
+        ExportResult::Success
+    }
+}
+
+#[test]
+fn bad_values_name_the_variable_and_value() {
+    let cases: &[(&str, &str)] = &[
+        ("PRELA_SAMPLE_RATE", "2"),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("PRELA_EXPORTER", "carrier-pigeon"),
+        ("PRELA_DEBUG", "maybe"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "lots"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "novalue"),
+    ];
+    let mut cases = cases.to_vec();
+    if cfg!(feature = "console") {
+        cases.push(("PRELA_CONSOLE_VERBOSITY", "loud"));
+    }
+    for (var, value) in &cases {
+        let err = prela::init().env(env(&[(var, value)])).build().unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(var), "{msg}");
+        assert!(msg.contains(&format!("{value:?}")), "{msg}");
+    }
+}
+
+#[test]
+fn exporters_without_their_feature_say_which_feature() {
+    let err = prela::init()
+        .env(env(&[("PRELA_EXPORTER", "otlp")]))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            InitError::FeatureMissing {
+                feature: "otlp",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("PRELA_EXPORTER"));
+}
+
+#[test]
+fn precedence_code_then_prela_then_otel() {
+    let vars = [
+        ("OTEL_SERVICE_NAME", "from-otel"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=from-attrs,deployment.environment=prod",
+        ),
+    ];
+    let (t, _) = prela::init()
+        .exporter_name("none")
+        .env(env(&vars))
+        .build()
+        .unwrap();
+    assert_eq!(t.resource().service_name(), Some("from-otel"));
+    let r = t.resource();
+    assert_eq!(
+        r.get("deployment.environment")
+            .and_then(prela::Value::as_str),
+        Some("prod")
+    );
+    assert_eq!(
+        r.get("telemetry.sdk.language")
+            .and_then(prela::Value::as_str),
+        Some("rust")
+    );
+    let mut vars = vars.to_vec();
+    vars.push(("PRELA_SERVICE_NAME", "from-prela"));
+    let (t, _) = prela::init()
+        .exporter_name("none")
+        .env(env(&vars))
+        .build()
+        .unwrap();
+    assert_eq!(t.resource().service_name(), Some("from-prela"));
+    let (t, _) = prela::init()
+        .service_name("from-code")
+        .exporter_name("none")
+        .env(env(&vars))
+        .build()
+        .unwrap();
+    assert_eq!(t.resource().service_name(), Some("from-code"));
+    let (t, _) = prela::init()
+        .exporter_name("none")
+        .env(env(&[]))
+        .build()
+        .unwrap();
+    assert_eq!(t.resource().service_name(), Some("unknown_service"));
+}
+
+#[test]
+fn sample_rate_zero_records_nothing() {
+    let c = Collect::default();
+    let (t, _) = prela::init()
+        .exporter(c.clone())
+        .env(env(&[("PRELA_SAMPLE_RATE", "0")]))
+        .build()
+        .unwrap();
+    t.span("dropped");
+    assert!(c.0.lock().unwrap().is_empty());
+}
+
+#[test]
+fn global_tracer_installs_and_uninstalls() {
+    let c = Collect::default();
+    let guard = prela::init()
+        .service_name("g")
+        .exporter(c.clone())
+        .env(env(&[]))
+        .install()
+        .unwrap();
+    {
+        let _s = prela::tracer().span("global");
+    }
+    assert_eq!(c.0.lock().unwrap().len(), 1);
+    guard.shutdown().unwrap();
+    {
+        let s = prela::tracer().span("after");
+        assert!(!s.is_recording());
+        assert!(s.span_context().is_valid());
+    }
+    assert_eq!(c.0.lock().unwrap().len(), 1);
+}
+
+#[cfg(feature = "file")]
+#[test]
+fn file_exporter_from_env() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("t");
+    let vars = [
+        ("PRELA_EXPORTER", "file"),
+        ("PRELA_TRACE_DIR", dir.to_str().unwrap()),
+        ("PRELA_FILE_LAYOUT", "flat"),
+        ("PRELA_SERVICE_NAME", "envsvc"),
+    ];
+    let (t, _) = prela::init().env(env(&vars)).build().unwrap();
+    t.span("to-disk");
+    t.shutdown(Instant::now()).unwrap();
+    let files = prela::file::trace_files(&dir).unwrap();
+    assert_eq!(files.len(), 1);
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("traces-") && name.ends_with("-001.jsonl"),
+        "{name}"
+    );
+    let spans: Vec<_> = prela::file::read_file(&files[0])
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(spans[0].name, "to-disk");
+    assert_eq!(spans[0].resource.service_name(), Some("envsvc"));
+
+    let err = prela::init()
+        .env(env(&[
+            ("PRELA_EXPORTER", "file"),
+            ("PRELA_FILE_LAYOUT", "tree"),
+        ]))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("PRELA_FILE_LAYOUT"));
+}
+
+#[cfg(not(feature = "file"))]
+#[test]
+fn file_without_feature() {
+    let err = prela::init()
+        .env(env(&[("PRELA_EXPORTER", "file")]))
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitError::FeatureMissing {
+            feature: "file",
+            ..
+        }
+    ));
+}
