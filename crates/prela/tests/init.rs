@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use prela::{ExportResult, InitError, SpanData, SpanExporter};
 
@@ -162,7 +161,7 @@ fn file_exporter_from_env() {
     ];
     let (t, _) = prela::init().env(env(&vars)).build().unwrap();
     t.span("to-disk");
-    t.shutdown(Instant::now()).unwrap();
+    t.shutdown(std::time::Instant::now()).unwrap();
     let files = prela::file::trace_files(&dir).unwrap();
     assert_eq!(files.len(), 1);
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
