@@ -1,0 +1,1 @@
+//! Examples of the Prela tracing SDK; see the `[[example]]` targets.
