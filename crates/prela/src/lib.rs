@@ -93,3 +93,8 @@ pub fn init() -> Builder {
 pub fn init_from_env() -> Result<Guard, InitError> {
     init().install()
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
