@@ -205,12 +205,20 @@ impl ConsoleExporter {
     }
 }
 
+impl ConsoleExporter {
+    /// The state; a writer that panicked mid-export poisons it for good.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ExportError> {
+        self.state.lock().map_err(|_| {
+            ExportError::Other("console exporter state poisoned by an earlier panic".into())
+        })
+    }
+}
+
 impl SpanExporter for ConsoleExporter {
     fn export(&self, batch: &[SpanData]) -> ExportResult {
-        let Ok(mut state) = self.state.lock() else {
-            return ExportResult::Failure(ExportError::Other(
-                "console exporter lock poisoned".into(),
-            ));
+        let mut state = match self.lock() {
+            Ok(s) => s,
+            Err(e) => return ExportResult::Failure(e),
         };
         if state.shut_down {
             return ExportResult::Failure(ExportError::Shutdown);
@@ -245,18 +253,12 @@ impl SpanExporter for ConsoleExporter {
     }
 
     fn force_flush(&self, _deadline: Instant) -> Result<(), ExportError> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| ExportError::Other("console exporter lock poisoned".into()))?;
+        let mut state = self.lock()?;
         self.flush_all(&mut state).map_err(ExportError::Io)
     }
 
     fn shutdown(&self, _deadline: Instant) -> Result<(), ExportError> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| ExportError::Other("console exporter lock poisoned".into()))?;
+        let mut state = self.lock()?;
         if state.shut_down {
             return Ok(());
         }

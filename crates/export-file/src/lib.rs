@@ -316,10 +316,20 @@ impl FileExporter {
     }
 }
 
+impl FileExporter {
+    /// The state; a writer that panicked mid-export poisons it for good.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, ExportError> {
+        self.state.lock().map_err(|_| {
+            ExportError::Other("file exporter state poisoned by an earlier panic".into())
+        })
+    }
+}
+
 impl SpanExporter for FileExporter {
     fn export(&self, batch: &[SpanData]) -> ExportResult {
-        let Ok(mut state) = self.state.lock() else {
-            return ExportResult::Failure(ExportError::Other("file exporter lock poisoned".into()));
+        let mut state = match self.lock() {
+            Ok(s) => s,
+            Err(e) => return ExportResult::Failure(e),
         };
         if state.shut_down {
             return ExportResult::Failure(ExportError::Shutdown);
@@ -331,10 +341,7 @@ impl SpanExporter for FileExporter {
     }
 
     fn force_flush(&self, _deadline: Instant) -> Result<(), ExportError> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| ExportError::Other("file exporter lock poisoned".into()))?;
+        let mut state = self.lock()?;
         for f in state.open.values_mut() {
             f.file.flush()?;
         }
@@ -343,10 +350,7 @@ impl SpanExporter for FileExporter {
 
     fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
         self.force_flush(deadline)?;
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| ExportError::Other("file exporter lock poisoned".into()))?;
+        let mut state = self.lock()?;
         state.shut_down = true;
         for f in state.open.values_mut() {
             f.file.sync_data()?;

@@ -120,23 +120,22 @@ impl Tracer {
     /// Flushes every processor, returning by `deadline`. The first error is
     /// returned after every processor was asked.
     pub fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
-        let mut first = Ok(());
-        for p in self.inner.processors.iter() {
-            if let Err(e) = p.force_flush(deadline) {
-                if first.is_ok() {
-                    first = Err(e);
-                }
-            }
-        }
-        first
+        self.each_processor(|p| p.force_flush(deadline))
     }
 
     /// Shuts every processor down, returning by `deadline`. Spans ending
     /// afterwards are dropped (and counted by the processors).
     pub fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        self.each_processor(|p| p.shutdown(deadline))
+    }
+
+    fn each_processor(
+        &self,
+        f: impl Fn(&dyn SpanProcessor) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
         let mut first = Ok(());
         for p in self.inner.processors.iter() {
-            if let Err(e) = p.shutdown(deadline) {
+            if let Err(e) = f(p.as_ref()) {
                 if first.is_ok() {
                     first = Err(e);
                 }
