@@ -143,8 +143,15 @@ fn test() -> bool {
     );
     ok &= run(
         &mut gates,
-        "tests (facade, no default features)",
-        Command::new(&c).args(["test", "-p", "prela", "--no-default-features"]),
+        "tests (facade and context, no default features)",
+        Command::new(&c).args([
+            "test",
+            "-p",
+            "prela",
+            "-p",
+            "prela-context",
+            "--no-default-features",
+        ]),
     );
     let agent_dir = root().join("target/xtask/agent-traces");
     let _ = std::fs::remove_dir_all(&agent_dir);
