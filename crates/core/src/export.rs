@@ -124,11 +124,20 @@ pub trait SpanExporter: Send + Sync + 'static {
     fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
         self.force_flush(deadline)
     }
+
+    /// Bytes this exporter has put on the wire or disk so far; 0 if it does
+    /// not know. Processors report it in their statistics.
+    fn bytes_sent(&self) -> u64 {
+        0
+    }
 }
 
 impl<E: SpanExporter + ?Sized> SpanExporter for Box<E> {
     fn export(&self, batch: &[SpanData]) -> ExportResult {
         (**self).export(batch)
+    }
+    fn bytes_sent(&self) -> u64 {
+        (**self).bytes_sent()
     }
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         (**self).force_flush(deadline)
@@ -141,6 +150,9 @@ impl<E: SpanExporter + ?Sized> SpanExporter for Box<E> {
 impl<E: SpanExporter + ?Sized> SpanExporter for std::sync::Arc<E> {
     fn export(&self, batch: &[SpanData]) -> ExportResult {
         (**self).export(batch)
+    }
+    fn bytes_sent(&self) -> u64 {
+        (**self).bytes_sent()
     }
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         (**self).force_flush(deadline)

@@ -1,12 +1,34 @@
 //! Span processors: how finished spans get from the tracer to an exporter.
 //!
+//! - [`BatchProcessor`]: a bounded queue and one worker thread per
+//!   processor. The thread that ends a span only enqueues it: it never
+//!   blocks, never does I/O, and needs no async runtime. When the queue is
+//!   full the new span is dropped and counted. The worker exports by size
+//!   (`max_export_batch_size`) or age (`scheduled_delay`), retries
+//!   transient failures with exponential backoff and full jitter (the
+//!   receiver's `Retry-After` taking precedence) within the export timeout,
+//!   and never retries permanent ones. Use it for network exporters.
 //! - [`SimpleProcessor`]: exports each span inline as it ends. For tests,
 //!   CLIs and local development with the console or file exporter.
+//! - [`FanOut`]: several processors behind one, each with its own queue.
 //!
-//! Every processor counts what happened to the spans it received
-//! ([`ProcessorStats`]): exported, dropped or failed, and the last error.
-//! Failures are reported through the `tracing` crate at most once every few
-//! seconds, with totals; nothing is logged per span.
+//! ## Honest flush and shutdown
+//!
+//! `force_flush(deadline)` and `shutdown(deadline)` return by their
+//! deadline whatever the exporter does, and return `Ok` only if every span
+//! queued before the call was exported; otherwise
+//! [`ExportError::NotExported`](prela_core::ExportError::NotExported)
+//! carries how many were not. A flush reports what was lost since the
+//! previous flush; shutdown reports what was lost over the processor's life.
+//!
+//! ## Statistics
+//!
+//! `stats()` ([`ProcessorStats`]) reads atomic counters: received, queued,
+//! exported, dropped (queue full, after shutdown), failed, retries, batches,
+//! bytes sent, export latency, last error. Once idle,
+//! `received = exported + dropped + failed` exactly. Drops and failures are
+//! reported through the `tracing` crate at most once every 5 seconds, with
+//! totals; nothing is logged per span.
 //!
 //! ## Feature flags
 //!
@@ -17,8 +39,12 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
+mod fanout;
 mod simple;
 mod stats;
 
+pub use batch::{BatchConfig, BatchError, BatchProcessor, BatchProcessorBuilder};
+pub use fanout::FanOut;
 pub use simple::SimpleProcessor;
-pub use stats::ProcessorStats;
+pub use stats::{LatencySummary, ProcessorStats};

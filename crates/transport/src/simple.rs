@@ -1,6 +1,6 @@
 //! [`SimpleProcessor`]: exports each span as it ends, on the caller's thread.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
@@ -18,6 +18,7 @@ use crate::stats::{Counters, ProcessorStats};
 pub struct SimpleProcessor<E> {
     exporter: E,
     shut_down: AtomicBool,
+    received: AtomicU64,
     counters: Counters,
 }
 
@@ -27,13 +28,26 @@ impl<E: SpanExporter> SimpleProcessor<E> {
         SimpleProcessor {
             exporter,
             shut_down: AtomicBool::new(false),
+            received: AtomicU64::new(0),
             counters: Counters::default(),
         }
     }
 
     /// What happened to the spans so far.
     pub fn stats(&self) -> ProcessorStats {
-        self.counters.snapshot()
+        let mut s = ProcessorStats {
+            received: self.received.load(Ordering::Relaxed),
+            bytes_sent: self.exporter.bytes_sent(),
+            ..ProcessorStats::default()
+        };
+        self.counters.fill(&mut s);
+        s
+    }
+
+    fn fail(&self, error: String) {
+        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+        self.counters.set_last_error(error);
+        self.counters.maybe_report();
     }
 
     /// The wrapped exporter.
@@ -44,29 +58,31 @@ impl<E: SpanExporter> SimpleProcessor<E> {
 
 impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
     fn on_end(&self, span: SpanData) {
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        self.received.fetch_add(1, Ordering::Relaxed);
         if self.shut_down.load(Ordering::Acquire) {
-            self.counters.record_drop(1);
+            self.counters
+                .dropped_shutdown
+                .fetch_add(1, Ordering::Relaxed);
+            self.counters.maybe_report();
             return;
         }
+        let start = Instant::now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.exporter.export(std::slice::from_ref(&span))
         }));
+        self.counters.latency.record(start.elapsed());
         match outcome {
             Ok(ExportResult::Success) => {
                 self.counters.exported.fetch_add(1, Ordering::Relaxed);
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(ExportResult::Failure(e)) => self.counters.record_failure(1, e.to_string()),
-            Ok(ExportResult::Retry { .. }) => self
-                .counters
-                .record_failure(1, "transient export failure (not retried inline)".into()),
+            Ok(ExportResult::Failure(e)) => self.fail(e.to_string()),
+            Ok(ExportResult::Retry { .. }) => {
+                self.fail("transient export failure (not retried inline)".into())
+            }
             // A failing exporter must not take the application down with it.
-            Err(_) => self
-                .counters
-                .record_failure(1, "the exporter panicked".into()),
-            Ok(_) => self
-                .counters
-                .record_failure(1, "unknown export result".into()),
+            Err(_) => self.fail("the exporter panicked".into()),
+            Ok(_) => self.fail("unknown export result".into()),
         }
     }
 
@@ -83,7 +99,7 @@ impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
         }
         let flushed = self.exporter.shutdown(deadline);
         let s = self.stats();
-        let lost = s.failed + s.dropped;
+        let lost = s.lost();
         match flushed {
             Err(e) => Err(e),
             Ok(()) if lost > 0 => Err(ExportError::NotExported {
@@ -133,7 +149,10 @@ mod tests {
             p.on_end(span()); // the 4th panics inside the exporter
         }
         let s = p.stats();
-        assert_eq!((s.received, s.exported, s.failed, s.dropped), (4, 1, 3, 0));
+        assert_eq!(
+            (s.received, s.exported, s.failed, s.dropped()),
+            (4, 1, 3, 0)
+        );
         assert_eq!(s.last_error.as_deref(), Some("the exporter panicked"));
         let deadline = Instant::now() + Duration::from_secs(1);
         let err = p.shutdown(deadline).unwrap_err();
@@ -144,7 +163,7 @@ mod tests {
         assert!(p.shutdown(deadline).is_ok(), "shutdown is idempotent");
         p.on_end(span());
         let s = p.stats();
-        assert_eq!(s.dropped, 1);
-        assert_eq!(s.received, s.exported + s.failed + s.dropped);
+        assert_eq!(s.dropped_shutdown, 1);
+        assert_eq!(s.received, s.exported + s.failed + s.dropped());
     }
 }

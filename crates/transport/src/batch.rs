@@ -1,0 +1,814 @@
+//! [`BatchProcessor`]: a bounded queue and one worker thread per processor.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use prela_core::config::{ConfigError, parse_usize};
+use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
+
+use crate::stats::{Counters, ProcessorStats};
+
+/// Batch processor settings. Defaults follow the OpenTelemetry batch span
+/// processor, plus the retry policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchConfig {
+    /// Most spans waiting in the queue (default 2048,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`). A span ended when it is full is dropped
+    /// and counted. Memory is used only for spans actually queued.
+    pub max_queue_size: usize,
+    /// Most spans per export call (default 512,
+    /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`); at most `max_queue_size`.
+    pub max_export_batch_size: usize,
+    /// Longest a span waits before its batch is exported (default 5 s,
+    /// `OTEL_BSP_SCHEDULE_DELAY` in ms).
+    pub scheduled_delay: Duration,
+    /// Time budget for exporting one batch, retries included (default 30 s,
+    /// `OTEL_BSP_EXPORT_TIMEOUT` in ms).
+    pub export_timeout: Duration,
+    /// First retry delay before jitter (default 100 ms).
+    pub initial_backoff: Duration,
+    /// Longest retry delay before jitter (default 5 s).
+    pub max_backoff: Duration,
+    /// Most retries per batch after the first attempt (default 5).
+    pub max_retries: u32,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_secs(5),
+            export_timeout: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            max_retries: 5,
+        }
+    }
+}
+
+impl BatchConfig {
+    /// Defaults overridden by the `OTEL_BSP_*` variables of the process.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Defaults overridden by `OTEL_BSP_SCHEDULE_DELAY`,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and
+    /// `OTEL_BSP_EXPORT_TIMEOUT` as `lookup` returns them.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut c = BatchConfig::default();
+        let get = |name: &str| -> Result<Option<usize>, ConfigError> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
+                Some(v) => parse_usize(name, &v).map(Some),
+                None => Ok(None),
+            }
+        };
+        let positive = |name: &str, v: usize| {
+            if v == 0 {
+                Err(ConfigError::new(name, "0", "a positive integer"))
+            } else {
+                Ok(v)
+            }
+        };
+        if let Some(ms) = get("OTEL_BSP_SCHEDULE_DELAY")? {
+            c.scheduled_delay = Duration::from_millis(ms as u64);
+        }
+        if let Some(ms) = get("OTEL_BSP_EXPORT_TIMEOUT")? {
+            c.export_timeout =
+                Duration::from_millis(positive("OTEL_BSP_EXPORT_TIMEOUT", ms)? as u64);
+        }
+        if let Some(n) = get("OTEL_BSP_MAX_QUEUE_SIZE")? {
+            c.max_queue_size = positive("OTEL_BSP_MAX_QUEUE_SIZE", n)?;
+        }
+        if let Some(n) = get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
+            c.max_export_batch_size = positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", n)?;
+            if n > c.max_queue_size {
+                return Err(ConfigError::new(
+                    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                    n.to_string(),
+                    format!("at most the queue size ({})", c.max_queue_size),
+                ));
+            }
+        } else {
+            c.max_export_batch_size = c.max_export_batch_size.min(c.max_queue_size);
+        }
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let zero = |name: &str| Err(ConfigError::new(name, "0", "a positive value"));
+        if self.max_queue_size == 0 {
+            return zero("max_queue_size");
+        }
+        if self.max_export_batch_size == 0 {
+            return zero("max_export_batch_size");
+        }
+        if self.export_timeout.is_zero() {
+            return zero("export_timeout");
+        }
+        if self.max_export_batch_size > self.max_queue_size {
+            return Err(ConfigError::new(
+                "max_export_batch_size",
+                self.max_export_batch_size.to_string(),
+                format!("at most max_queue_size ({})", self.max_queue_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a batch processor could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// A setting is invalid.
+    Config(ConfigError),
+    /// The worker thread could not be started.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::Config(e) => e.fmt(f),
+            BatchError::Spawn(e) => write!(f, "could not start the batch export thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BatchError::Config(e) => Some(e),
+            BatchError::Spawn(e) => Some(e),
+        }
+    }
+}
+
+impl From<ConfigError> for BatchError {
+    fn from(e: ConfigError) -> Self {
+        BatchError::Config(e)
+    }
+}
+
+// Spans travel unboxed: boxing them would add an allocation per span to
+// shrink control messages that are sent a few times per process.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Span(SpanData),
+    Flush {
+        deadline: Instant,
+        ack: Sender<Result<(), ExportError>>,
+    },
+    Shutdown {
+        deadline: Instant,
+        ack: Sender<Result<(), ExportError>>,
+    },
+}
+
+struct Shared {
+    exporter: Arc<dyn SpanExporter>,
+    config: BatchConfig,
+    counters: Counters,
+    /// Spans in the channel now (the queue bound).
+    queued: AtomicU64,
+    /// Spans the worker has taken off the queue.
+    taken: AtomicU64,
+    shut_down: AtomicBool,
+    /// When the worker entered the current export call or retry backoff, in
+    /// ns since `origin` plus one; 0 when it is not in one.
+    busy_since: AtomicU64,
+    origin: Instant,
+    /// Set when a shutdown deadline passed: the worker's later outcomes are
+    /// no longer counted, as its spans were already counted as dropped.
+    abandoned: AtomicBool,
+    abandoned_spans: AtomicU64,
+    /// Serialises outcome accounting against abandonment; taken once per
+    /// batch, never per span.
+    settle: Mutex<u64>,
+}
+
+/// An export call or backoff longer than this means the backend, not the
+/// CPU, holds the worker back.
+const STUCK_AFTER: Duration = Duration::from_millis(5);
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Marks the worker as waiting on the exporter (or not).
+    fn set_busy(&self, busy: bool) {
+        let v = if busy {
+            self.now_ns().saturating_add(1)
+        } else {
+            0
+        };
+        self.busy_since.store(v, Ordering::Relaxed);
+    }
+
+    /// `true` when the worker has been in one export call or backoff for
+    /// longer than [`STUCK_AFTER`].
+    fn worker_stuck(&self) -> bool {
+        let since = self.busy_since.load(Ordering::Relaxed);
+        since != 0 && self.now_ns().saturating_sub(since - 1) > STUCK_AFTER.as_nanos() as u64
+    }
+    /// Spans lost so far, abandoned ones included.
+    fn lost(&self) -> u64 {
+        self.counters.lost() + self.abandoned_spans.load(Ordering::Relaxed)
+    }
+
+    /// Queued spans not yet exported or failed, FIFO: all of the first
+    /// `target` spans are settled once `exported + failed >= target`.
+    fn unsettled(&self, target: u64) -> u64 {
+        let settled = self.counters.exported.load(Ordering::Relaxed)
+            + self.counters.failed.load(Ordering::Relaxed);
+        target.saturating_sub(settled)
+    }
+
+    fn enqueued(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed) + self.queued.load(Ordering::Relaxed)
+    }
+
+    /// The outcome of a flush: spans lost since the last report (or, for
+    /// shutdown, over the processor's life).
+    fn report(&self, lifetime: bool, exporter: Result<(), ExportError>) -> Result<(), ExportError> {
+        let Ok(mut reported) = self.settle.lock() else {
+            return Err(ExportError::Other("batch processor state poisoned".into()));
+        };
+        let lost = self.lost();
+        let count = if lifetime {
+            lost
+        } else {
+            lost.saturating_sub(*reported)
+        };
+        *reported = lost;
+        match exporter {
+            _ if count > 0 => Err(ExportError::NotExported {
+                count,
+                last_error: self.counters.last_error(),
+            }),
+            Err(e) => Err(e),
+            Ok(()) => Ok(()),
+        }
+    }
+}
+
+/// Batches spans on a worker thread and exports them with retries, without
+/// ever blocking the thread that ends a span. See the crate docs.
+pub struct BatchProcessor {
+    shared: Arc<Shared>,
+    tx: Sender<Msg>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for BatchProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchProcessor")
+            .field("config", &self.shared.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Configures a [`BatchProcessor`].
+#[must_use]
+pub struct BatchProcessorBuilder {
+    exporter: Arc<dyn SpanExporter>,
+    config: BatchConfig,
+}
+
+impl fmt::Debug for BatchProcessorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchProcessorBuilder")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl BatchProcessorBuilder {
+    /// Replaces every setting.
+    pub fn config(mut self, config: BatchConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// See [`BatchConfig::max_queue_size`].
+    pub fn max_queue_size(mut self, n: usize) -> Self {
+        self.config.max_queue_size = n;
+        self
+    }
+
+    /// See [`BatchConfig::max_export_batch_size`].
+    pub fn max_export_batch_size(mut self, n: usize) -> Self {
+        self.config.max_export_batch_size = n;
+        self
+    }
+
+    /// See [`BatchConfig::scheduled_delay`].
+    pub fn scheduled_delay(mut self, d: Duration) -> Self {
+        self.config.scheduled_delay = d;
+        self
+    }
+
+    /// See [`BatchConfig::export_timeout`].
+    pub fn export_timeout(mut self, d: Duration) -> Self {
+        self.config.export_timeout = d;
+        self
+    }
+
+    /// The retry policy: first and longest delay (before full jitter), and
+    /// the most retries per batch.
+    pub fn retry(
+        mut self,
+        initial_backoff: Duration,
+        max_backoff: Duration,
+        max_retries: u32,
+    ) -> Self {
+        self.config.initial_backoff = initial_backoff;
+        self.config.max_backoff = max_backoff.max(initial_backoff);
+        self.config.max_retries = max_retries;
+        self
+    }
+
+    /// Validates the settings and starts the worker thread.
+    pub fn build(self) -> Result<BatchProcessor, BatchError> {
+        self.config.validate()?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            exporter: self.exporter,
+            config: self.config,
+            counters: Counters::default(),
+            queued: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
+            shut_down: AtomicBool::new(false),
+            busy_since: AtomicU64::new(0),
+            origin: Instant::now(),
+            abandoned: AtomicBool::new(false),
+            abandoned_spans: AtomicU64::new(0),
+            settle: Mutex::new(0),
+        });
+        let worker_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("prela-batch-export".into())
+            .spawn(move || Worker::new(worker_shared, rx).run())
+            .map_err(BatchError::Spawn)?;
+        Ok(BatchProcessor {
+            shared,
+            tx,
+            worker: Mutex::new(Some(handle)),
+        })
+    }
+}
+
+impl BatchProcessor {
+    /// A builder for a processor in front of `exporter`, with the default
+    /// settings ([`BatchConfig::default`]).
+    pub fn builder(exporter: impl SpanExporter) -> BatchProcessorBuilder {
+        Self::builder_shared(Arc::new(exporter))
+    }
+
+    /// A builder for a processor in front of a shared exporter.
+    pub fn builder_shared(exporter: Arc<dyn SpanExporter>) -> BatchProcessorBuilder {
+        BatchProcessorBuilder {
+            exporter,
+            config: BatchConfig::default(),
+        }
+    }
+
+    /// What happened to the spans so far. Reads atomics only (and, for the
+    /// last error text, a mutex written only on failures).
+    pub fn stats(&self) -> ProcessorStats {
+        let s = &self.shared;
+        let mut stats = ProcessorStats {
+            queued: s.queued.load(Ordering::Relaxed),
+            queue_capacity: s.config.max_queue_size as u64,
+            bytes_sent: s.exporter.bytes_sent(),
+            ..ProcessorStats::default()
+        };
+        s.counters.fill(&mut stats);
+        // Spans dropped straight away never entered the queue.
+        stats.received = s.enqueued() + stats.dropped_queue_full + stats.dropped_shutdown;
+        stats.dropped_shutdown += s.abandoned_spans.load(Ordering::Relaxed);
+        stats
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BatchConfig {
+        &self.shared.config
+    }
+
+    fn join_worker(&self) {
+        if let Ok(mut w) = self.worker.lock() {
+            if let Some(h) = w.take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_end(&self, span: SpanData) {
+        let s = &*self.shared;
+        if s.shut_down.load(Ordering::Acquire) {
+            let n = s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
+            s.counters.maybe_report_at(n + 1);
+            return;
+        }
+        let queued = s.queued.fetch_add(1, Ordering::Relaxed);
+        if queued >= s.config.max_queue_size as u64 {
+            s.queued.fetch_sub(1, Ordering::Relaxed);
+            let n = s
+                .counters
+                .dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+            s.counters.maybe_report_at(n + 1);
+            return;
+        }
+        if self.tx.send(Msg::Span(span)).is_err() {
+            // The worker is gone (it only exits at shutdown).
+            s.queued.fetch_sub(1, Ordering::Relaxed);
+            s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // More than half full while the worker is not stuck on the backend:
+        // it is short of CPU (more busy threads than cores). Give it this
+        // thread's time slice once. Never a wait: with a slow or dead
+        // backend nothing yields, and a full queue drops at full speed.
+        if queued >= s.config.max_queue_size as u64 / 2 && !s.worker_stuck() {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Exports everything queued before the call. `Ok` only if all of it was
+    /// exported and nothing was lost since the previous flush; otherwise
+    /// [`ExportError::NotExported`] with the count. Returns by `deadline`
+    /// whatever the exporter does.
+    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        let s = &*self.shared;
+        if s.shut_down.load(Ordering::Acquire) {
+            return Err(ExportError::Shutdown);
+        }
+        let target = s.enqueued();
+        let (ack, done) = crossbeam_channel::bounded(1);
+        if self.tx.send(Msg::Flush { deadline, ack }).is_err() {
+            return Err(ExportError::Shutdown);
+        }
+        match done.recv_deadline(deadline) {
+            Ok(result) => result,
+            Err(_) => {
+                let reported = s.settle.lock().map(|r| *r).unwrap_or(0);
+                Err(ExportError::NotExported {
+                    count: s.unsettled(target) + s.lost().saturating_sub(reported),
+                    last_error: Some(format!(
+                        "flush deadline passed{}",
+                        s.counters
+                            .last_error()
+                            .map(|e| format!("; last error: {e}"))
+                            .unwrap_or_default()
+                    )),
+                })
+            }
+        }
+    }
+
+    /// Exports what is queued, shuts the exporter down, and stops the worker,
+    /// by `deadline`. `Ok` only if every span this processor received was
+    /// exported; otherwise [`ExportError::NotExported`] with the count of
+    /// spans lost over its life. Spans still queued or in flight at the
+    /// deadline are counted as dropped. Calling it again returns `Ok`.
+    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        let s = &*self.shared;
+        if s.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (ack, done) = crossbeam_channel::bounded(1);
+        if self.tx.send(Msg::Shutdown { deadline, ack }).is_err() {
+            return Err(ExportError::Shutdown);
+        }
+        match done.recv_deadline(deadline) {
+            Ok(result) => {
+                self.join_worker();
+                result
+            }
+            Err(_) => {
+                let outstanding = match s.settle.lock() {
+                    Ok(_guard) => {
+                        s.abandoned.store(true, Ordering::Release);
+                        let n = s.unsettled(s.enqueued());
+                        s.abandoned_spans.store(n, Ordering::Relaxed);
+                        n
+                    }
+                    Err(_) => 0,
+                };
+                s.counters.set_last_error(format!(
+                    "shutdown deadline passed with {outstanding} span(s) queued or in flight"
+                ));
+                Err(ExportError::NotExported {
+                    count: s.lost(),
+                    last_error: s.counters.last_error(),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for BatchProcessor {
+    fn drop(&mut self) {
+        if !self.shared.shut_down.load(Ordering::Acquire) {
+            if let Err(e) = self.shutdown(Instant::now() + Duration::from_secs(5)) {
+                tracing::warn!(target: "prela", "prela: batch processor dropped without shutdown: {e}");
+            }
+        }
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    rx: Receiver<Msg>,
+    batch: Vec<SpanData>,
+    rng: u64,
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>, rx: Receiver<Msg>) -> Self {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(std::process::id().into());
+        Worker {
+            shared,
+            rx,
+            batch: Vec::new(),
+            rng: h.finish() | 1,
+        }
+    }
+
+    fn run(mut self) {
+        let delay = self.shared.config.scheduled_delay;
+        let mut next = Instant::now() + delay;
+        loop {
+            match self.rx.recv_deadline(next) {
+                Ok(Msg::Span(span)) => {
+                    if self.shared.abandoned.load(Ordering::Acquire) {
+                        continue;
+                    }
+                    // Take whatever else is queued in one go, so the shared
+                    // counters are touched once per run, not once per span.
+                    self.batch.push(span);
+                    let mut taken = 1u64;
+                    let mut control = None;
+                    while self.batch.len() < self.shared.config.max_export_batch_size {
+                        match self.rx.try_recv() {
+                            Ok(Msg::Span(span)) => {
+                                self.batch.push(span);
+                                taken += 1;
+                            }
+                            Ok(other) => {
+                                control = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.shared.queued.fetch_sub(taken, Ordering::Relaxed);
+                    self.shared.taken.fetch_add(taken, Ordering::Relaxed);
+                    if self.batch.len() >= self.shared.config.max_export_batch_size {
+                        self.export(None);
+                        next = Instant::now() + delay;
+                    }
+                    if let Some(msg) = control {
+                        if self.control(msg) {
+                            return;
+                        }
+                        next = Instant::now() + delay;
+                    }
+                }
+                Ok(msg) => {
+                    if self.control(msg) {
+                        return;
+                    }
+                    next = Instant::now() + delay;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.export(None);
+                    next = Instant::now() + delay;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.export(None);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Handles a flush or shutdown marker; `true` when the worker must stop.
+    fn control(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Span(_) => false,
+            Msg::Flush { deadline, ack } => {
+                self.export(Some(deadline));
+                let flushed = self.call_exporter(|e| e.force_flush(deadline));
+                let _ = ack.send(self.shared.report(false, flushed));
+                false
+            }
+            Msg::Shutdown { deadline, ack } => {
+                self.export(Some(deadline));
+                self.drain_after_shutdown();
+                let closed = self.call_exporter(|e| e.shutdown(deadline));
+                let _ = ack.send(self.shared.report(true, closed));
+                true
+            }
+        }
+    }
+
+    fn call_exporter(
+        &self,
+        f: impl FnOnce(&dyn SpanExporter) -> Result<(), ExportError>,
+    ) -> Result<(), ExportError> {
+        let exporter = &*self.shared.exporter;
+        self.shared.set_busy(true);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(exporter)))
+            .unwrap_or_else(|_| Err(ExportError::Other("the exporter panicked".into())));
+        self.shared.set_busy(false);
+        r
+    }
+
+    /// Spans that ended after shutdown began are dropped and counted.
+    fn drain_after_shutdown(&self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Span(_) => {
+                    if !self.shared.abandoned.load(Ordering::Acquire) {
+                        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                        self.shared
+                            .counters
+                            .dropped_shutdown
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Msg::Flush { ack, .. } => {
+                    let _ = ack.send(Err(ExportError::Shutdown));
+                }
+                Msg::Shutdown { ack, .. } => {
+                    let _ = ack.send(Ok(()));
+                }
+            }
+        }
+    }
+
+    /// Full jitter: uniform in [0, backoff].
+    fn jitter(&mut self, backoff: Duration) -> Duration {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(if nanos == 0 {
+            0
+        } else {
+            self.rng % (nanos + 1)
+        })
+    }
+
+    /// Exports the batch with retries, within the export timeout (and the
+    /// caller's deadline, for a flush or shutdown), then counts the outcome.
+    fn export(&mut self, hurry: Option<Instant>) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        shared.set_busy(true);
+        let cfg = &shared.config;
+        let start = Instant::now();
+        let deadline = hurry.map_or(start + cfg.export_timeout, |h| {
+            h.min(start + cfg.export_timeout)
+        });
+        let mut backoff = cfg.initial_backoff;
+        let mut retries = 0u32;
+        let outcome: Result<(), String> = loop {
+            let t0 = Instant::now();
+            let batch = &self.batch;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                shared.exporter.export(batch)
+            }));
+            shared.counters.latency.record(t0.elapsed());
+            match result {
+                Ok(ExportResult::Success) => break Ok(()),
+                Ok(ExportResult::Failure(e)) => break Err(e.to_string()),
+                Ok(ExportResult::Retry { after }) => {
+                    if retries >= cfg.max_retries {
+                        break Err(format!(
+                            "transient failure persisted after {retries} retries"
+                        ));
+                    }
+                    let wait = match after {
+                        Some(a) => a,
+                        None => self.jitter(backoff),
+                    };
+                    backoff = (backoff * 2).min(cfg.max_backoff);
+                    if Instant::now() + wait >= deadline {
+                        break Err(format!(
+                            "transient failure; a retry in {wait:?} would pass the export deadline"
+                        ));
+                    }
+                    retries += 1;
+                    shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(wait);
+                }
+                Ok(_) => break Err("unknown export result".into()),
+                // The worker survives a panicking exporter.
+                Err(_) => break Err("the exporter panicked".into()),
+            }
+        };
+        shared.set_busy(false);
+        let n = self.batch.len() as u64;
+        self.batch.clear();
+        let Ok(_guard) = shared.settle.lock() else {
+            return;
+        };
+        if shared.abandoned.load(Ordering::Acquire) {
+            return;
+        }
+        match outcome {
+            Ok(()) => {
+                shared.counters.exported.fetch_add(n, Ordering::Relaxed);
+                shared.counters.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                shared.counters.failed.fetch_add(n, Ordering::Relaxed);
+                shared.counters.set_last_error(e);
+                shared.counters.maybe_report();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn env_config() {
+        let c = BatchConfig::from_lookup(&env(&[
+            ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
+        ]))
+        .unwrap();
+        assert_eq!(c.scheduled_delay, Duration::from_millis(250));
+        assert_eq!(c.max_queue_size, 100);
+        assert_eq!(c.max_export_batch_size, 100, "clamped to the queue");
+        assert_eq!(c.export_timeout, Duration::from_secs(1));
+        assert_eq!(
+            BatchConfig::from_lookup(&env(&[])).unwrap(),
+            BatchConfig::default()
+        );
+    }
+
+    #[test]
+    fn env_errors_name_variable_and_value() {
+        let cases: [(&'static [(&'static str, &'static str)], &str, &str); 4] = [
+            (
+                &[("OTEL_BSP_SCHEDULE_DELAY", "5s")],
+                "OTEL_BSP_SCHEDULE_DELAY",
+                "5s",
+            ),
+            (
+                &[("OTEL_BSP_MAX_QUEUE_SIZE", "0")],
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+                "0",
+            ),
+            (
+                &[
+                    ("OTEL_BSP_MAX_QUEUE_SIZE", "10"),
+                    ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"),
+                ],
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                "20",
+            ),
+            (
+                &[("OTEL_BSP_EXPORT_TIMEOUT", "-1")],
+                "OTEL_BSP_EXPORT_TIMEOUT",
+                "-1",
+            ),
+        ];
+        for (vars, var, value) in cases {
+            let e = BatchConfig::from_lookup(&env(vars)).unwrap_err();
+            assert_eq!((e.variable(), e.value()), (var, value), "{e}");
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! BatchProcessor through its public API. Every test ends with the
+//! accounting invariant: received = exported + dropped + failed.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender};
+use prela_core::{
+    ExportError, ExportResult, SpanContext, SpanData, SpanExporter, SpanId, SpanProcessor,
+    TraceFlags, TraceId,
+};
+use prela_transport::{BatchProcessor, FanOut, ProcessorStats};
+
+fn span(i: u64) -> SpanData {
+    let cx = SpanContext::new(
+        TraceId::from_u128(1),
+        SpanId::from_u64(i + 1),
+        TraceFlags::SAMPLED,
+    );
+    let t = SystemTime::UNIX_EPOCH;
+    SpanData::new(cx, "s", t, t)
+}
+
+fn secs(n: u64) -> Instant {
+    Instant::now() + Duration::from_secs(n)
+}
+
+fn assert_accounted(s: &ProcessorStats) {
+    assert_eq!(
+        s.received,
+        s.exported + s.dropped() + s.failed,
+        "received = exported + dropped + failed: {s:?}"
+    );
+}
+
+/// Answers each export call with the next scripted result (then Success),
+/// counting calls and exported spans.
+#[derive(Default)]
+struct Scripted {
+    script: Mutex<VecDeque<ExportResult>>,
+    calls: AtomicUsize,
+    spans: AtomicU64,
+    times: Mutex<Vec<Instant>>,
+}
+
+impl Scripted {
+    fn new(script: Vec<ExportResult>) -> Arc<Self> {
+        Arc::new(Scripted {
+            script: Mutex::new(script.into()),
+            ..Scripted::default()
+        })
+    }
+}
+
+impl SpanExporter for Scripted {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.times.lock().unwrap().push(Instant::now());
+        let r = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(ExportResult::Success);
+        if r.is_success() {
+            self.spans.fetch_add(batch.len() as u64, Ordering::SeqCst);
+        }
+        r
+    }
+}
+
+fn fast(exporter: Arc<dyn SpanExporter>) -> prela_transport::BatchProcessorBuilder {
+    BatchProcessor::builder_shared(exporter)
+        .scheduled_delay(Duration::from_millis(5))
+        .retry(Duration::from_millis(1), Duration::from_millis(4), 5)
+}
+
+#[test]
+fn retry_three_times_then_success() {
+    let exp = Scripted::new(vec![
+        ExportResult::Retry { after: None },
+        ExportResult::Retry { after: None },
+        ExportResult::Retry { after: None },
+    ]);
+    let p = fast(exp.clone()).build().unwrap();
+    for i in 0..10 {
+        p.on_end(span(i));
+    }
+    p.force_flush(secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.exported, s.retries, s.failed), (10, 3, 0));
+    assert_eq!(exp.calls.load(Ordering::SeqCst), 4);
+    p.shutdown(secs(5)).unwrap();
+    assert_accounted(&p.stats());
+}
+
+#[test]
+fn failure_is_never_retried_and_flush_says_so() {
+    let exp = Scripted::new(vec![ExportResult::Failure(ExportError::Rejected {
+        status: 400,
+        message: "bad span".into(),
+    })]);
+    let p = fast(exp.clone()).build().unwrap();
+    for i in 0..7 {
+        p.on_end(span(i));
+    }
+    match p.force_flush(secs(5)) {
+        Err(ExportError::NotExported { count, last_error }) => {
+            assert_eq!(count, 7);
+            assert!(last_error.unwrap().contains("400"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(exp.calls.load(Ordering::SeqCst), 1);
+    // The next flush reports only what was lost since: nothing.
+    p.on_end(span(100));
+    p.force_flush(secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.exported, s.failed, s.retries), (1, 7, 0));
+    // Shutdown reports the whole life.
+    match p.shutdown(secs(5)) {
+        Err(ExportError::NotExported { count, .. }) => assert_eq!(count, 7),
+        other => panic!("{other:?}"),
+    }
+    assert_accounted(&p.stats());
+}
+
+#[test]
+fn retry_after_takes_precedence_and_respects_the_deadline() {
+    let exp = Scripted::new(vec![ExportResult::Retry {
+        after: Some(Duration::from_millis(60)),
+    }]);
+    let p = fast(exp.clone()).build().unwrap();
+    p.on_end(span(0));
+    p.force_flush(secs(5)).unwrap();
+    let times = exp.times.lock().unwrap().clone();
+    assert_eq!(times.len(), 2);
+    assert!(
+        times[1] - times[0] >= Duration::from_millis(60),
+        "waited {:?}",
+        times[1] - times[0]
+    );
+    p.shutdown(secs(5)).unwrap();
+
+    // Retry-After longer than the export timeout: give up at once, counted.
+    let exp = Scripted::new(vec![ExportResult::Retry {
+        after: Some(Duration::from_secs(3600)),
+    }]);
+    let p = fast(exp.clone())
+        .export_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    p.on_end(span(0));
+    let started = Instant::now();
+    let err = p.force_flush(secs(5)).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        err.to_string().contains("1 span(s) were not exported"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("deadline"), "{err}");
+    assert_eq!(exp.calls.load(Ordering::SeqCst), 1);
+    p.shutdown(secs(5)).unwrap_err();
+    assert_accounted(&p.stats());
+}
+
+#[test]
+fn retries_give_up_after_max_retries() {
+    let script = (0..10)
+        .map(|_| ExportResult::Retry { after: None })
+        .collect();
+    let exp = Scripted::new(script);
+    let p = fast(exp.clone()).build().unwrap();
+    p.on_end(span(0));
+    assert!(p.force_flush(secs(5)).is_err());
+    assert_eq!(exp.calls.load(Ordering::SeqCst), 6, "1 attempt + 5 retries");
+    let s = p.stats();
+    assert_eq!((s.failed, s.retries), (1, 5));
+    assert!(s.last_error.unwrap().contains("after 5 retries"));
+    let _ = p.shutdown(secs(5));
+    assert_accounted(&p.stats());
+}
+
+/// Blocks in `export` until released; says when it is inside.
+struct Gate {
+    entered: Sender<()>,
+    release: Receiver<()>,
+    exported: AtomicU64,
+}
+
+impl SpanExporter for Gate {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        let _ = self.entered.send(());
+        let _ = self.release.recv();
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::SeqCst);
+        ExportResult::Success
+    }
+}
+
+fn gate() -> (Arc<Gate>, Receiver<()>, Sender<()>) {
+    let (entered_tx, entered_rx) = crossbeam_channel::unbounded();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded();
+    let g = Arc::new(Gate {
+        entered: entered_tx,
+        release: release_rx,
+        exported: AtomicU64::new(0),
+    });
+    (g, entered_rx, release_tx)
+}
+
+#[test]
+fn a_hung_exporter_cannot_hold_flush_or_shutdown_past_their_deadlines() {
+    let (g, entered, release) = gate();
+    let p = fast(g.clone()).max_export_batch_size(10).build().unwrap();
+    for i in 0..25 {
+        p.on_end(span(i));
+    }
+    entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    let t = Instant::now();
+    let err = p
+        .force_flush(Instant::now() + Duration::from_millis(100))
+        .unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "flush took {:?}",
+        t.elapsed()
+    );
+    match err {
+        ExportError::NotExported { count, .. } => assert_eq!(count, 25),
+        other => panic!("{other:?}"),
+    }
+    let t = Instant::now();
+    let err = p
+        .shutdown(Instant::now() + Duration::from_millis(100))
+        .unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+    match err {
+        ExportError::NotExported { count, .. } => assert_eq!(count, 25),
+        other => panic!("{other:?}"),
+    }
+    let s = p.stats();
+    assert_eq!(s.dropped_shutdown, 25);
+    assert_accounted(&s);
+    // The exporter finally returns: nothing is counted twice.
+    drop(release);
+    std::thread::sleep(Duration::from_millis(50));
+    let s2 = p.stats();
+    assert_eq!(s2.exported, 0);
+    assert_accounted(&s2);
+    assert!(p.shutdown(secs(1)).is_ok(), "shutdown is idempotent");
+}
+
+#[test]
+fn a_blocked_exporter_keeps_memory_bounded_and_counts_drops_exactly() {
+    let (g, entered, release) = gate();
+    let p = fast(g.clone())
+        .max_queue_size(1000)
+        .max_export_batch_size(100)
+        .build()
+        .unwrap();
+    for i in 0..100 {
+        p.on_end(span(i));
+    }
+    entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    // The worker holds 100 spans in a blocked export; 1,000 fit the queue.
+    let started = Instant::now();
+    for i in 100..100_000 {
+        p.on_end(span(i));
+    }
+    let produce = started.elapsed();
+    let s = p.stats();
+    assert_eq!(s.queued, 1000);
+    assert_eq!(s.dropped_queue_full, 100_000 - 1100);
+    assert_eq!(s.received, 100_000);
+    // Producers were never blocked: 99,900 ends took well under the 5 s
+    // the worker was stuck for (a loose bound; speed lives in the benches).
+    assert!(produce < Duration::from_secs(5), "{produce:?}");
+    for _ in 0..20 {
+        let _ = release.send(());
+    }
+    drop(release);
+    match p.shutdown(secs(10)) {
+        Err(ExportError::NotExported { count, .. }) => assert_eq!(count, 98_900),
+        other => panic!("{other:?}"),
+    }
+    let s = p.stats();
+    assert_eq!(s.exported, 1100);
+    assert_accounted(&s);
+}
+
+struct Panics(AtomicUsize);
+
+impl SpanExporter for Panics {
+    fn export(&self, _: &[SpanData]) -> ExportResult {
+        if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("exporter bug");
+        }
+        ExportResult::Success
+    }
+}
+
+#[test]
+fn a_panicking_exporter_is_caught_and_the_worker_survives() {
+    let p = fast(Arc::new(Panics(AtomicUsize::new(0)))).build().unwrap();
+    for i in 0..3 {
+        p.on_end(span(i));
+    }
+    let err = p.force_flush(secs(5)).unwrap_err();
+    assert!(err.to_string().contains("panicked"), "{err}");
+    for i in 0..4 {
+        p.on_end(span(i));
+    }
+    p.force_flush(secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.failed, s.exported), (3, 4));
+    let _ = p.shutdown(secs(5));
+    assert_accounted(&p.stats());
+}
+
+#[derive(Default)]
+struct Count(AtomicU64);
+
+impl SpanExporter for Count {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        ExportResult::Success
+    }
+}
+
+#[test]
+fn spans_after_shutdown_are_counted_as_dropped() {
+    let p = fast(Arc::new(Count::default())).build().unwrap();
+    p.on_end(span(0));
+    p.shutdown(secs(5)).unwrap();
+    p.on_end(span(1));
+    p.on_end(span(2));
+    assert!(matches!(p.force_flush(secs(1)), Err(ExportError::Shutdown)));
+    let s = p.stats();
+    assert_eq!((s.exported, s.dropped_shutdown, s.received), (1, 2, 3));
+    assert_accounted(&s);
+}
+
+#[test]
+fn scheduled_delay_exports_a_partial_batch() {
+    let exp = Arc::new(Count::default());
+    let p = fast(exp.clone()).build().unwrap();
+    p.on_end(span(0));
+    let t = Instant::now();
+    while exp.0.load(Ordering::Relaxed) == 0 && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(exp.0.load(Ordering::Relaxed), 1, "exported without a flush");
+    p.shutdown(secs(5)).unwrap();
+}
+
+#[test]
+fn invalid_settings_are_errors() {
+    let e = BatchProcessor::builder(Count::default())
+        .max_queue_size(10)
+        .max_export_batch_size(20)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("max_export_batch_size"), "{e}");
+    assert!(
+        BatchProcessor::builder(Count::default())
+            .max_queue_size(0)
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn fan_out_isolates_a_stuck_exporter() {
+    let (g, entered, release) = gate();
+    let healthy = Arc::new(Count::default());
+    let stuck = Arc::new(
+        fast(g)
+            .max_queue_size(10)
+            .max_export_batch_size(5)
+            .build()
+            .unwrap(),
+    );
+    let good = Arc::new(fast(healthy.clone()).build().unwrap());
+    let fan = FanOut::new()
+        .with_shared(stuck.clone() as Arc<dyn SpanProcessor>)
+        .with_shared(good.clone() as Arc<dyn SpanProcessor>);
+    for i in 0..5 {
+        fan.on_end(span(i));
+    }
+    entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    for i in 5..1000 {
+        fan.on_end(span(i));
+    }
+    good.force_flush(secs(5)).unwrap();
+    assert_eq!(
+        healthy.0.load(Ordering::Relaxed),
+        1000,
+        "the healthy exporter got everything"
+    );
+    let err = fan
+        .force_flush(Instant::now() + Duration::from_millis(100))
+        .unwrap_err();
+    assert!(matches!(err, ExportError::NotExported { .. }), "{err}");
+    drop(release);
+    let _ = fan.shutdown(secs(5));
+    assert_accounted(&stuck.stats());
+    assert_accounted(&good.stats());
+    assert_eq!(stuck.stats().dropped_queue_full, 1000 - 15);
+}
