@@ -1,1 +1,118 @@
-fn main() {}
+//! Ending a span into the batch queue, from 1 and 4 threads, and whether the
+//! worker keeps up with one producer at full speed.
+//!
+//! `cargo bench -p prela-transport --bench queue`
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{Criterion, criterion_group};
+use prela_core::{
+    ExportResult, KeyValue, SpanContext, SpanData, SpanExporter, SpanId, SpanProcessor, SpanType,
+    TraceFlags, TraceId,
+};
+use prela_transport::BatchProcessor;
+
+struct Discard;
+
+impl SpanExporter for Discard {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        black_box(batch);
+        ExportResult::Success
+    }
+}
+
+/// A span shaped like the benchmark workload's `llm.call`.
+fn llm_span(i: u64) -> SpanData {
+    let cx = SpanContext::new(
+        TraceId::from_u128(7),
+        SpanId::from_u64(i + 1),
+        TraceFlags::SAMPLED,
+    );
+    let now = SystemTime::now();
+    let mut s = SpanData::new(cx, "llm.call", now, now);
+    s.span_type = SpanType::Llm;
+    s.attributes = vec![
+        KeyValue::new("gen_ai.request.model", "gpt-4o"),
+        KeyValue::new("gen_ai.request.temperature", 0.7),
+        KeyValue::new("llm.stream", false),
+        KeyValue::new("tool.name", "web_search"),
+        KeyValue::new("gen_ai.usage.input_tokens", 412i64),
+        KeyValue::new("gen_ai.usage.output_tokens", 87i64),
+    ];
+    s
+}
+
+fn end_into_queue(c: &mut Criterion) {
+    let p = BatchProcessor::builder(Discard).build().unwrap();
+    let template = llm_span(0);
+    c.bench_function(
+        "batch on_end (clone of a 6-attribute span + enqueue), 1 thread",
+        |b| {
+            b.iter(|| p.on_end(template.clone()));
+        },
+    );
+    p.shutdown(Instant::now() + Duration::from_secs(10))
+        .unwrap();
+
+    let p = Arc::new(
+        BatchProcessor::builder(Discard)
+            .max_queue_size(65_536)
+            .build()
+            .unwrap(),
+    );
+    c.bench_function("batch on_end, 4 threads (wall time per span, all threads together)", |b| {
+        b.iter_custom(|iters| {
+            let per_thread = iters.div_ceil(4);
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    let p = Arc::clone(&p);
+                    s.spawn(move || {
+                        let template = llm_span(0);
+                        for _ in 0..per_thread {
+                            p.on_end(template.clone());
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        });
+    });
+    let _ = p.shutdown(Instant::now() + Duration::from_secs(10));
+}
+
+/// One producer at full speed, default queue (2,048): how many spans the
+/// worker lets drop. The goal is none.
+fn keep_up() {
+    const N: u64 = 1_000_000;
+    let p = BatchProcessor::builder(Discard).build().unwrap();
+    let template = llm_span(0);
+    let start = Instant::now();
+    for _ in 0..N {
+        p.on_end(template.clone());
+    }
+    let produced_in = start.elapsed();
+    p.shutdown(Instant::now() + Duration::from_secs(30))
+        .unwrap_or(());
+    let s = p.stats();
+    println!(
+        "keep-up: 1 producer, default queue ({}): {} spans in {:.1} ms ({:.0} ns/span), exported {}, dropped {}",
+        s.queue_capacity,
+        N,
+        produced_in.as_secs_f64() * 1e3,
+        produced_in.as_nanos() as f64 / N as f64,
+        s.exported,
+        s.dropped()
+    );
+}
+
+criterion_group!(benches, end_into_queue);
+
+fn main() {
+    keep_up();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -753,7 +753,9 @@ impl Worker {
 mod tests {
     use super::*;
 
-    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    type Vars = &'static [(&'static str, &'static str)];
+
+    fn env(vars: Vars) -> impl Fn(&str) -> Option<String> {
         move |k| {
             vars.iter()
                 .find(|(n, _)| *n == k)
@@ -781,7 +783,7 @@ mod tests {
 
     #[test]
     fn env_errors_name_variable_and_value() {
-        let cases: [(&'static [(&'static str, &'static str)], &str, &str); 4] = [
+        let cases: [(Vars, &str, &str); 4] = [
             (
                 &[("OTEL_BSP_SCHEDULE_DELAY", "5s")],
                 "OTEL_BSP_SCHEDULE_DELAY",
