@@ -8,7 +8,7 @@ use prela_core::config::{ConfigError, parse_bool};
 use prela_core::value::Str;
 use prela_core::{KeyValue, Resource, Sampler, SpanExporter, SpanProcessor, Value};
 use prela_tracer::{SpanLimits, Tracer};
-use prela_transport::SimpleProcessor;
+use prela_transport::{BatchConfig, BatchProcessor, SimpleProcessor};
 
 use crate::global;
 
@@ -78,6 +78,21 @@ impl From<ConfigError> for InitError {
 
 type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// An exporter built from its name, with the processor it gets by default.
+type NamedExporter = (Box<dyn SpanExporter>, ProcessorKind);
+
+/// How finished spans reach an exporter.
+#[allow(clippy::exhaustive_enums)] // the two processors there are
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessorKind {
+    /// Export inline on the thread that ends the span
+    /// ([`SimpleProcessor`]): output appears at once, nothing is buffered.
+    Simple,
+    /// Queue and export from a worker thread ([`BatchProcessor`]): the
+    /// application thread never waits on I/O.
+    Batch,
+}
+
 /// Configures and installs the global tracer. Made by [`crate::init`].
 ///
 /// Values set in code win over `PRELA_*` variables, which win over `OTEL_*`
@@ -95,6 +110,8 @@ pub struct Builder {
     #[cfg(feature = "file")]
     layout: Option<prela_export_file::Layout>,
     limits: Option<SpanLimits>,
+    kind: Option<ProcessorKind>,
+    batch: Option<BatchConfig>,
     resource: Vec<KeyValue>,
     shutdown_timeout: Duration,
     lookup: Lookup,
@@ -125,6 +142,8 @@ impl Default for Builder {
             #[cfg(feature = "file")]
             layout: None,
             limits: None,
+            kind: None,
+            batch: None,
             resource: Vec::new(),
             shutdown_timeout: Duration::from_secs(5),
             lookup: Arc::new(|k| std::env::var(k).ok()),
@@ -151,9 +170,10 @@ impl Builder {
         self
     }
 
-    /// Adds an exporter of your own (exported inline through a
-    /// [`SimpleProcessor`]). Exporters named by `exporter_name` or the
-    /// environment are added only if no exporter or processor is given here.
+    /// Adds an exporter of your own (inline through a [`SimpleProcessor`]
+    /// unless [`processor_kind`](Self::processor_kind) or `PRELA_PROCESSOR`
+    /// says batch). Exporters named by `exporter_name` or the environment
+    /// are added only if no exporter or processor is given here.
     pub fn exporter(mut self, exporter: impl SpanExporter) -> Self {
         self.exporters.push(Box::new(exporter));
         self
@@ -194,6 +214,20 @@ impl Builder {
     #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
     pub fn file_layout(mut self, layout: prela_export_file::Layout) -> Self {
         self.layout = Some(layout);
+        self
+    }
+
+    /// The processor for every exporter (else `PRELA_PROCESSOR`; default:
+    /// simple for the console and custom exporters, batch for the file and
+    /// network exporters).
+    pub fn processor_kind(mut self, kind: ProcessorKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Batch processor settings (else the `OTEL_BSP_*` variables).
+    pub fn batch_config(mut self, config: BatchConfig) -> Self {
+        self.batch = Some(config);
         self
     }
 
@@ -246,6 +280,41 @@ impl Builder {
             Some(l) => l,
             None => SpanLimits::from_lookup(&|k| lookup(k))?,
         };
+        let kind = match self.kind {
+            Some(k) => Some(k),
+            None => match self.var("PRELA_PROCESSOR").as_deref().map(str::trim) {
+                None => None,
+                Some("simple") => Some(ProcessorKind::Simple),
+                Some("batch") => Some(ProcessorKind::Batch),
+                Some(other) => {
+                    return Err(
+                        ConfigError::new("PRELA_PROCESSOR", other, "simple or batch").into(),
+                    );
+                }
+            },
+        };
+        // Validated even when no batch processor is used: a bad value is
+        // an error, not something found out later.
+        let batch = match self.batch.clone() {
+            Some(b) => b,
+            None => BatchConfig::from_lookup(&|k| lookup(k))?,
+        };
+        let wrap = |exporter: Box<dyn SpanExporter>,
+                    default: ProcessorKind|
+         -> Result<Arc<dyn SpanProcessor>, InitError> {
+            Ok(match kind.unwrap_or(default) {
+                ProcessorKind::Simple => Arc::new(SimpleProcessor::new(exporter)),
+                ProcessorKind::Batch => Arc::new(
+                    BatchProcessor::builder(exporter)
+                        .config(batch.clone())
+                        .build()
+                        .map_err(|e| InitError::Exporter {
+                            exporter: "batch processor".into(),
+                            error: Box::new(e),
+                        })?,
+                ),
+            })
+        };
         let mut tb = Tracer::builder().resource(resource).limits(limits);
         if let Some(s) = sampler {
             tb = tb.shared_sampler(s);
@@ -264,14 +333,14 @@ impl Builder {
                 (None, None, None) => ("default".to_owned(), default_exporters()),
             };
             for name in list {
-                if let Some(p) = self.named_exporter(&source, &name)? {
-                    tb = tb.shared_processor(p);
+                if let Some((exporter, default)) = self.named_exporter(&source, &name)? {
+                    tb = tb.shared_processor(wrap(exporter, default)?);
                     names.push(name);
                 }
             }
         }
         for e in self.exporters {
-            tb = tb.processor(SimpleProcessor::new(e));
+            tb = tb.shared_processor(wrap(e, ProcessorKind::Simple)?);
             names.push("custom".to_owned());
         }
         for p in self.processors {
@@ -318,11 +387,8 @@ impl Builder {
         Ok(r)
     }
 
-    fn named_exporter(
-        &self,
-        source: &str,
-        name: &str,
-    ) -> Result<Option<Arc<dyn SpanProcessor>>, InitError> {
+    /// The exporter a name stands for, and the processor it gets by default.
+    fn named_exporter(&self, source: &str, name: &str) -> Result<Option<NamedExporter>, InitError> {
         let missing = |feature| InitError::FeatureMissing {
             source: source.to_owned(),
             exporter: name.to_owned(),
@@ -354,7 +420,7 @@ impl Builder {
                         },
                     };
                     let e = prela_export_console::ConsoleExporter::new(verbosity);
-                    Ok(Some(Arc::new(SimpleProcessor::new(e))))
+                    Ok(Some((Box::new(e), ProcessorKind::Simple)))
                 }
                 #[cfg(not(feature = "console"))]
                 Err(missing("console"))
@@ -391,7 +457,7 @@ impl Builder {
                             exporter: "file".into(),
                             error: Box::new(e),
                         })?;
-                    Ok(Some(Arc::new(SimpleProcessor::new(e))))
+                    Ok(Some((Box::new(e), ProcessorKind::Batch)))
                 }
                 #[cfg(not(feature = "file"))]
                 Err(missing("file"))

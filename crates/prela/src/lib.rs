@@ -52,7 +52,7 @@
 mod config;
 mod global;
 
-pub use config::{Builder, Guard, InitError, parse_resource_attributes};
+pub use config::{Builder, Guard, InitError, ProcessorKind, parse_resource_attributes};
 pub use global::tracer;
 
 pub use prela_context::{Baggage, Context, FutureExt};

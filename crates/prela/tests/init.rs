@@ -161,7 +161,8 @@ fn file_exporter_from_env() {
     ];
     let (t, _) = prela::init().env(env(&vars)).build().unwrap();
     t.span("to-disk");
-    t.shutdown(std::time::Instant::now()).unwrap();
+    t.shutdown(std::time::Instant::now() + std::time::Duration::from_secs(5))
+        .unwrap();
     let files = prela::file::trace_files(&dir).unwrap();
     assert_eq!(files.len(), 1);
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
@@ -200,4 +201,118 @@ fn file_without_feature() {
             ..
         }
     ));
+}
+
+#[test]
+fn processor_and_batch_variables_are_checked() {
+    for (var, value) in [
+        ("PRELA_PROCESSOR", "sometimes"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "lots"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "-5"),
+    ] {
+        let err = prela::init()
+            .exporter_name("none")
+            .env(env(&[(var, value)]))
+            .build()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(var) && msg.contains(&format!("{value:?}")),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn batch_processor_for_a_custom_exporter() {
+    let c = Collect::default();
+    let (t, _) = prela::init()
+        .exporter(c.clone())
+        .processor_kind(prela::ProcessorKind::Batch)
+        .env(env(&[("OTEL_BSP_SCHEDULE_DELAY", "3600000")]))
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        t.span(format!("s{i}"));
+    }
+    assert!(
+        c.0.lock().unwrap().is_empty(),
+        "queued, not exported inline"
+    );
+    t.force_flush(std::time::Instant::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(c.0.lock().unwrap().len(), 10);
+    t.shutdown(std::time::Instant::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+}
+
+struct Failing;
+
+impl SpanExporter for Failing {
+    fn export(&self, _: &[SpanData]) -> ExportResult {
+        ExportResult::Failure(prela::ExportError::Rejected {
+            status: 503,
+            message: "collector down".into(),
+        })
+    }
+}
+
+/// Collects the messages of `tracing` events.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Msg(String);
+        impl tracing::field::Visit for Msg {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut m = Msg(String::new());
+        event.record(&mut m);
+        self.0.lock().unwrap().push(m.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn the_guard_says_in_one_line_what_was_not_exported() {
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let guard = prela::init()
+            .exporter(Failing)
+            .processor_kind(prela::ProcessorKind::Batch)
+            .env(env(&[]))
+            .install()
+            .unwrap();
+        for _ in 0..3 {
+            prela::tracer().span("lost");
+        }
+        drop(guard);
+    });
+    let lines = capture.0.lock().unwrap().clone();
+    let shutdown: Vec<&String> = lines.iter().filter(|l| l.contains("at shutdown")).collect();
+    assert_eq!(shutdown.len(), 1, "{lines:?}");
+    assert!(
+        shutdown[0].contains("3 span(s) were not exported"),
+        "{}",
+        shutdown[0]
+    );
+    assert!(
+        shutdown[0].contains("503") && shutdown[0].contains("collector down"),
+        "{}",
+        shutdown[0]
+    );
 }

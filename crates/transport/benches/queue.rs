@@ -63,24 +63,27 @@ fn end_into_queue(c: &mut Criterion) {
             .build()
             .unwrap(),
     );
-    c.bench_function("batch on_end, 4 threads (wall time per span, all threads together)", |b| {
-        b.iter_custom(|iters| {
-            let per_thread = iters.div_ceil(4);
-            let start = Instant::now();
-            std::thread::scope(|s| {
-                for _ in 0..4 {
-                    let p = Arc::clone(&p);
-                    s.spawn(move || {
-                        let template = llm_span(0);
-                        for _ in 0..per_thread {
-                            p.on_end(template.clone());
-                        }
-                    });
-                }
+    c.bench_function(
+        "batch on_end, 4 threads (wall time per span, all threads together)",
+        |b| {
+            b.iter_custom(|iters| {
+                let per_thread = iters.div_ceil(4);
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..4 {
+                        let p = Arc::clone(&p);
+                        s.spawn(move || {
+                            let template = llm_span(0);
+                            for _ in 0..per_thread {
+                                p.on_end(template.clone());
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
             });
-            start.elapsed()
-        });
-    });
+        },
+    );
     let _ = p.shutdown(Instant::now() + Duration::from_secs(10));
 }
 

@@ -466,8 +466,13 @@ impl SpanProcessor for BatchProcessor {
             Ok(result) => result,
             Err(_) => {
                 let reported = s.settle.lock().map(|r| *r).unwrap_or(0);
+                let count = s.unsettled(target) + s.lost().saturating_sub(reported);
+                if count == 0 {
+                    // Every span is out; the exporter's own flush ran late.
+                    return Err(ExportError::Timeout);
+                }
                 Err(ExportError::NotExported {
-                    count: s.unsettled(target) + s.lost().saturating_sub(reported),
+                    count,
                     last_error: Some(format!(
                         "flush deadline passed{}",
                         s.counters
@@ -509,11 +514,18 @@ impl SpanProcessor for BatchProcessor {
                     }
                     Err(_) => 0,
                 };
-                s.counters.set_last_error(format!(
-                    "shutdown deadline passed with {outstanding} span(s) queued or in flight"
-                ));
+                let lost = s.lost();
+                if lost == 0 {
+                    // Every span is out; the exporter's own shutdown ran late.
+                    return Err(ExportError::Timeout);
+                }
+                if outstanding > 0 {
+                    s.counters.set_last_error(format!(
+                        "shutdown deadline passed with {outstanding} span(s) queued or in flight"
+                    ));
+                }
                 Err(ExportError::NotExported {
-                    count: s.lost(),
+                    count: lost,
                     last_error: s.counters.last_error(),
                 })
             }
