@@ -415,3 +415,67 @@ fn fan_out_isolates_a_stuck_exporter() {
     assert_accounted(&good.stats());
     assert_eq!(stuck.stats().dropped_queue_full, 1000 - 15);
 }
+
+#[test]
+fn an_empty_queue_reserves_nothing_up_front() {
+    // 2^40 span slots would be hundreds of terabytes if reserved.
+    let p = fast(Arc::new(Count::default()))
+        .max_queue_size(1 << 40)
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        p.on_end(span(i));
+    }
+    p.shutdown(secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.exported, s.queue_capacity), (10, 1 << 40));
+}
+
+/// Counts `tracing` events on this thread.
+#[derive(Clone, Default)]
+struct Events(Arc<AtomicUsize>);
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn drops_are_reported_at_most_once_per_interval_not_per_span() {
+    let (g, entered, release) = gate();
+    let p = fast(g)
+        .max_queue_size(10)
+        .max_export_batch_size(5)
+        .build()
+        .unwrap();
+    let events = Events::default();
+    tracing::subscriber::with_default(events.clone(), || {
+        for i in 0..5 {
+            p.on_end(span(i));
+        }
+        entered.recv_timeout(Duration::from_secs(5)).unwrap();
+        for i in 5..50_000 {
+            p.on_end(span(i));
+        }
+    });
+    assert_eq!(p.stats().dropped_queue_full, 50_000 - 15);
+    assert_eq!(
+        events.0.load(Ordering::SeqCst),
+        1,
+        "one message for 49,985 drops"
+    );
+    drop(release);
+    let _ = p.shutdown(secs(5));
+    assert_accounted(&p.stats());
+}
