@@ -1,0 +1,240 @@
+//! Mapping Prela spans to OTLP, checked by decoding what we encode.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use prela_core::{
+    Event, KeyValue, Resource, SpanContext, SpanData, SpanId, SpanType, Status, TraceFlags,
+    TraceId, TraceState, Value,
+};
+use prela_export_otlp::encode::{request, to_protobuf};
+use prela_export_otlp::json::to_json;
+use prela_export_otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
+use prela_export_otlp::proto::common::v1::any_value::Value as Pb;
+use prost::Message;
+
+fn llm_span(resource: &Arc<Resource>) -> SpanData {
+    let mut cx = SpanContext::new(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        TraceFlags::SAMPLED,
+    );
+    cx.trace_state = TraceState::from_header("vendor=x").unwrap();
+    let start = UNIX_EPOCH + Duration::from_nanos(1_795_318_282_167_762_123);
+    let mut s = SpanData::new(cx, "chat gpt-4o", start, start + Duration::from_millis(209));
+    s.parent_span_id = Some(SpanId::from_hex("b7ad6b7169203331").unwrap());
+    s.parent_is_remote = true;
+    s.span_type = SpanType::Llm;
+    s.status = Status::error("rate limited");
+    s.resource = Arc::clone(resource);
+    s.attributes = vec![
+        KeyValue::new("gen_ai.request.model", "gpt-4o"),
+        KeyValue::new("gen_ai.usage.input_tokens", 412i64),
+        KeyValue::new("gen_ai.request.temperature", 0.2),
+        KeyValue::new("llm.stream", true),
+        KeyValue::new("none", Value::Null),
+        KeyValue::new("stops", vec!["\n\n", "END"]),
+        KeyValue::new(
+            "nested",
+            Value::Map(vec![(
+                "k".into(),
+                Value::Array(vec![
+                    1i64.into(),
+                    Value::Map(vec![("x".into(), 2.5.into())]),
+                ]),
+            )]),
+        ),
+    ];
+    s.dropped_attributes_count = 3;
+    s.dropped_events_count = 1;
+    let mut e = Event::new(
+        "gen_ai.choice",
+        start + Duration::from_nanos(5),
+        vec![KeyValue::new("index", 0i64)],
+    );
+    e.dropped_attributes_count = 2;
+    s.events = vec![e];
+    s
+}
+
+fn resource() -> Arc<Resource> {
+    let mut r = Resource::with_service_name("research-agent");
+    r.set(KeyValue::new("telemetry.sdk.name", "prela"));
+    r.set(KeyValue::new("telemetry.sdk.language", "rust"));
+    Arc::new(r)
+}
+
+#[test]
+fn protobuf_mapping_round_trips() {
+    let r = resource();
+    let mut root = llm_span(&r);
+    root.span_context.span_id = SpanId::from_u64(0xb7ad6b7169203331);
+    root.parent_span_id = None;
+    root.parent_is_remote = false;
+    root.span_type = SpanType::Agent;
+    root.status = Status::Success;
+    let batch = vec![llm_span(&r), root];
+    let bytes = to_protobuf(&request(&batch));
+    let req = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+
+    assert_eq!(req.resource_spans.len(), 1, "one resource, one group");
+    let rs = &req.resource_spans[0];
+    let res = rs.resource.as_ref().unwrap();
+    assert_eq!(res.attributes[0].key, "service.name");
+    assert_eq!(
+        res.attributes[0].value.as_ref().unwrap().value,
+        Some(Pb::StringValue("research-agent".into()))
+    );
+    assert!(
+        res.attributes
+            .iter()
+            .any(|kv| kv.key == "telemetry.sdk.language")
+    );
+    let scope = rs.scope_spans[0].scope.as_ref().unwrap();
+    assert_eq!(scope.name, "prela");
+    let spans = &rs.scope_spans[0].spans;
+    assert_eq!(spans.len(), 2);
+
+    let s = &spans[0];
+    assert_eq!(s.trace_id, hex_bytes("4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert_eq!(s.span_id, hex_bytes("00f067aa0ba902b7"));
+    assert_eq!(s.parent_span_id, hex_bytes("b7ad6b7169203331"));
+    assert_eq!(s.trace_state, "vendor=x");
+    assert_eq!(
+        s.flags,
+        0x01 | 0x100 | 0x200,
+        "sampled, has-remote-parent info, remote parent"
+    );
+    assert_eq!(s.name, "chat gpt-4o");
+    assert_eq!(s.kind, 3, "llm spans are CLIENT");
+    assert_eq!(s.start_time_unix_nano, 1_795_318_282_167_762_123);
+    assert_eq!(
+        s.end_time_unix_nano,
+        1_795_318_282_167_762_123 + 209_000_000
+    );
+    assert_eq!(s.dropped_attributes_count, 3);
+    assert_eq!(s.dropped_events_count, 1);
+    let status = s.status.as_ref().unwrap();
+    assert_eq!((status.code, status.message.as_str()), (2, "rate limited"));
+    let attr = |k: &str| {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key == k)
+            .unwrap()
+            .value
+            .clone()
+            .unwrap()
+            .value
+    };
+    assert_eq!(
+        attr("gen_ai.request.model"),
+        Some(Pb::StringValue("gpt-4o".into()))
+    );
+    assert_eq!(attr("gen_ai.usage.input_tokens"), Some(Pb::IntValue(412)));
+    assert_eq!(
+        attr("gen_ai.request.temperature"),
+        Some(Pb::DoubleValue(0.2))
+    );
+    assert_eq!(attr("llm.stream"), Some(Pb::BoolValue(true)));
+    assert_eq!(attr("none"), None);
+    assert_eq!(attr("prela.span.type"), Some(Pb::StringValue("llm".into())));
+    match attr("stops") {
+        Some(Pb::ArrayValue(a)) => assert_eq!(a.values.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    match attr("nested") {
+        Some(Pb::KvlistValue(l)) => match &l.values[0].value.as_ref().unwrap().value {
+            Some(Pb::ArrayValue(a)) => {
+                assert!(matches!(a.values[1].value, Some(Pb::KvlistValue(_))))
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    let e = &s.events[0];
+    assert_eq!(e.name, "gen_ai.choice");
+    assert_eq!(e.time_unix_nano, 1_795_318_282_167_762_128);
+    assert_eq!(e.dropped_attributes_count, 2);
+
+    let root = &spans[1];
+    assert!(root.parent_span_id.is_empty());
+    assert_eq!(root.kind, 1, "agent spans are INTERNAL");
+    assert_eq!(root.flags, 0x01 | 0x100);
+    assert_eq!(root.status.as_ref().unwrap().code, 1, "success is OK");
+}
+
+#[test]
+fn spans_of_two_resources_are_grouped() {
+    let (a, b) = (resource(), Arc::new(Resource::with_service_name("other")));
+    let batch = vec![llm_span(&a), llm_span(&b), llm_span(&a)];
+    let req = request(&batch);
+    assert_eq!(req.resource_spans.len(), 2);
+    assert_eq!(req.resource_spans[0].scope_spans[0].spans.len(), 2);
+    assert_eq!(req.resource_spans[1].scope_spans[0].spans.len(), 1);
+}
+
+#[test]
+fn json_mapping_follows_otlp_rules() {
+    let r = resource();
+    let bytes = to_json(&request(&[llm_span(&r)]));
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let rs = &v["resourceSpans"][0];
+    assert_eq!(
+        rs["resource"]["attributes"][0]["value"]["stringValue"],
+        "research-agent"
+    );
+    assert_eq!(rs["scopeSpans"][0]["scope"]["name"], "prela");
+    let s = &rs["scopeSpans"][0]["spans"][0];
+    assert_eq!(s["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(s["spanId"], "00f067aa0ba902b7");
+    assert_eq!(s["parentSpanId"], "b7ad6b7169203331");
+    assert_eq!(s["traceState"], "vendor=x");
+    assert_eq!(s["kind"], 3);
+    assert_eq!(s["startTimeUnixNano"], "1795318282167762123");
+    assert_eq!(s["status"]["code"], 2);
+    assert_eq!(s["status"]["message"], "rate limited");
+    assert_eq!(s["droppedAttributesCount"], 3);
+    let attrs = s["attributes"].as_array().unwrap();
+    let find = |k: &str| attrs.iter().find(|a| a["key"] == k).unwrap()["value"].clone();
+    assert_eq!(find("gen_ai.usage.input_tokens")["intValue"], "412");
+    assert_eq!(find("gen_ai.request.temperature")["doubleValue"], 0.2);
+    assert_eq!(find("llm.stream")["boolValue"], true);
+    assert_eq!(find("none"), serde_json::json!({}));
+    assert_eq!(
+        find("stops")["arrayValue"]["values"][0]["stringValue"],
+        "\n\n"
+    );
+    assert_eq!(find("nested")["kvlistValue"]["values"][0]["key"], "k");
+    assert_eq!(find("prela.span.type")["stringValue"], "llm");
+    assert_eq!(s["events"][0]["timeUnixNano"], "1795318282167762128");
+    assert_eq!(s["events"][0]["attributes"][0]["value"]["intValue"], "0");
+}
+
+#[test]
+fn python_fixture_spans_encode() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/prela-python/traces/traces-2026-11-22-001.jsonl"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let spans: Vec<SpanData> = prela_core::json::read_jsonl(text.as_bytes())
+        .map(|r| r.unwrap())
+        .collect();
+    let req = ExportTraceServiceRequest::decode(to_protobuf(&request(&spans)).as_slice()).unwrap();
+    let n: usize = req
+        .resource_spans
+        .iter()
+        .map(|r| r.scope_spans[0].spans.len())
+        .sum();
+    assert_eq!(n, 7);
+    let json: serde_json::Value = serde_json::from_slice(&to_json(&request(&spans))).unwrap();
+    assert!(json["resourceSpans"].as_array().is_some());
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
