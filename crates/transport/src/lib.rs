@@ -32,7 +32,9 @@
 //!
 //! ## Feature flags
 //!
-//! None yet.
+//! - `http`: [`http::HttpClient`], the hyper + rustls client that network
+//!   exporters share, with its own I/O thread and tokio current-thread
+//!   runtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
@@ -41,6 +43,9 @@
 
 mod batch;
 mod fanout;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod simple;
 mod stats;
 

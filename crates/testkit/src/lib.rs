@@ -1,0 +1,440 @@
+//! Test servers and certificates for Prela's tests. Not published.
+//!
+//! - [`ScriptedServer`]: an in-process HTTP server (HTTP/1.1 and HTTP/2,
+//!   plain or TLS) on a loopback port that answers each request with the
+//!   next [`Reply`] of its script and records what it received.
+//! - [`Pki`]: a CA and certificates made with rcgen, written to a temporary
+//!   directory as PEM files.
+#![forbid(unsafe_code)]
+#![allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::exhaustive_enums,
+    clippy::exhaustive_structs
+)]
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+/// How the server answers one request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A status, headers and a body.
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// A gRPC answer: 200, a body, and `grpc-status` / `grpc-message` (and
+    /// any extra) trailers.
+    Grpc {
+        body: Vec<u8>,
+        trailers: Vec<(String, Vec<u8>)>,
+    },
+    /// Wait, then answer.
+    Delay(Duration, Box<Reply>),
+    /// Close the connection without answering.
+    Reset,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Reply::Respond {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn with_header(self, k: &str, v: &str) -> Self {
+        match self {
+            Reply::Respond {
+                status,
+                mut headers,
+                body,
+            } => {
+                headers.push((k.to_owned(), v.to_owned()));
+                Reply::Respond {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+            other => other,
+        }
+    }
+
+    pub fn with_body(self, b: impl Into<Vec<u8>>) -> Self {
+        match self {
+            Reply::Respond {
+                status, headers, ..
+            } => Reply::Respond {
+                status,
+                headers,
+                body: b.into(),
+            },
+            other => other,
+        }
+    }
+}
+
+/// What the server received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub version: http::Version,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+type Script = Arc<Mutex<VecDeque<Reply>>>;
+
+/// TLS for the server: its certificate chain and key, and, for mutual TLS,
+/// the CA client certificates must chain to.
+#[derive(Clone)]
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub client_ca_pem: Option<String>,
+}
+
+/// A scripted HTTP server on a loopback port; stops when dropped.
+pub struct ScriptedServer {
+    addr: SocketAddr,
+    tls: bool,
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Script,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn server_config(tls: &ServerTls) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(tls.cert_pem.as_bytes())
+            .map(|c| c.unwrap())
+            .collect();
+    let key = PrivateKeyDer::from_pem_slice(tls.key_pem.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match &tls.client_ca_pem {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(certs, key).unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    script: Script,
+    received: Arc<Mutex<Vec<Received>>>,
+) -> Result<Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>, std::io::Error> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes().to_vec())
+        .unwrap_or_default();
+    received.lock().unwrap().push(Received {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        version: parts.version,
+        headers: parts.headers,
+        body,
+    });
+    let mut reply = script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(Reply::status(200));
+    loop {
+        match reply {
+            Reply::Delay(d, next) => {
+                tokio::time::sleep(d).await;
+                reply = *next;
+            }
+            Reply::Reset => return Err(std::io::Error::other("scripted reset")),
+            Reply::Respond {
+                status,
+                headers,
+                body,
+            } => {
+                let mut resp = Response::builder().status(StatusCode::from_u16(status).unwrap());
+                for (k, v) in headers {
+                    resp = resp.header(k, v);
+                }
+                return Ok(resp.body(Full::new(Bytes::from(body)).boxed()).unwrap());
+            }
+            Reply::Grpc { body, trailers } => {
+                let mut map = HeaderMap::new();
+                for (k, v) in trailers {
+                    map.insert(
+                        http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                        http::HeaderValue::from_bytes(&v).unwrap(),
+                    );
+                }
+                let frames = futures_stream(Bytes::from(body), map);
+                return Ok(Response::builder()
+                    .status(200)
+                    .header("content-type", "application/grpc")
+                    .body(frames)
+                    .unwrap());
+            }
+        }
+    }
+}
+
+/// A body of one data frame then a trailers frame.
+struct GrpcBody {
+    data: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+}
+
+impl hyper::body::Body for GrpcBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(d) = self.data.take() {
+            return std::task::Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        if let Some(t) = self.trailers.take() {
+            return std::task::Poll::Ready(Some(Ok(Frame::trailers(t))));
+        }
+        std::task::Poll::Ready(None)
+    }
+}
+
+fn futures_stream(
+    data: Bytes,
+    trailers: HeaderMap,
+) -> http_body_util::combinators::BoxBody<Bytes, Infallible> {
+    GrpcBody {
+        data: Some(data),
+        trailers: Some(trailers),
+    }
+    .boxed()
+}
+
+impl ScriptedServer {
+    /// Starts a plain-HTTP server answering with `script`, then 200s.
+    pub fn start(script: Vec<Reply>) -> Self {
+        Self::start_inner(script, None)
+    }
+
+    /// Starts a TLS server.
+    pub fn start_tls(script: Vec<Reply>, tls: ServerTls) -> Self {
+        Self::start_inner(script, Some(server_config(&tls)))
+    }
+
+    fn start_inner(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let script: Script = Arc::new(Mutex::new(script.into()));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let (s2, r2, is_tls) = (Arc::clone(&script), Arc::clone(&received), tls.is_some());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+                let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+                loop {
+                    let (tcp, _) = tokio::select! {
+                        _ = &mut stopped => return,
+                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                    };
+                    let (script, received, acceptor) =
+                        (Arc::clone(&s2), Arc::clone(&r2), acceptor.clone());
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            answer(req, Arc::clone(&script), Arc::clone(&received))
+                        });
+                        let builder = auto::Builder::new(TokioExecutor::new());
+                        match acceptor {
+                            Some(acc) => {
+                                if let Ok(stream) = acc.accept(tcp).await {
+                                    let _ = builder
+                                        .serve_connection(TokioIo::new(stream), service)
+                                        .await;
+                                }
+                            }
+                            None => {
+                                let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        ScriptedServer {
+            addr,
+            tls: is_tls,
+            received,
+            script,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://localhost:PORT` with TLS, so
+    /// the certificate's name matches).
+    pub fn url(&self) -> String {
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Adds replies to the end of the script.
+    pub fn push(&self, replies: Vec<Reply>) {
+        self.script.lock().unwrap().extend(replies);
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A test PKI: a CA, server certificates for `localhost` / 127.0.0.1 (valid,
+/// expired, wrong name) and a client certificate, as PEM strings and files.
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca_pem: String,
+    pub server: ServerTls,
+    pub expired: ServerTls,
+    pub wrong_name: ServerTls,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub ca_file: PathBuf,
+    /// A second CA that signed nothing here: trusting it means the server
+    /// is signed by an unknown CA.
+    pub other_ca_file: PathBuf,
+}
+
+fn ca(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair, String) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (params, key, cert.pem())
+}
+
+impl Pki {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ca_params, ca_key, ca_pem) = ca("prela test CA");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf = |names: Vec<String>, expired: bool, client: bool| {
+            let mut params = rcgen::CertificateParams::new(names).unwrap();
+            if expired {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+            if client {
+                params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+            }
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            ServerTls {
+                cert_pem: cert.pem(),
+                key_pem: key.serialize_pem(),
+                client_ca_pem: None,
+            }
+        };
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let server = leaf(names.clone(), false, false);
+        let expired = leaf(names, true, false);
+        let wrong_name = leaf(vec!["collector.example".to_owned()], false, false);
+        let client = leaf(vec!["prela-client".to_owned()], false, true);
+        let (_, _, other_ca_pem) = ca("some other CA");
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let ca_file = write("ca.pem", &ca_pem);
+        let other_ca_file = write("other-ca.pem", &other_ca_pem);
+        let client_cert = write("client.pem", &client.cert_pem);
+        let client_key = write("client-key.pem", &client.key_pem);
+        Pki {
+            dir,
+            ca_pem,
+            server,
+            expired,
+            wrong_name,
+            client_cert,
+            client_key,
+            ca_file,
+            other_ca_file,
+        }
+    }
+
+    /// The server identity that also demands a client certificate from this
+    /// CA.
+    pub fn server_requiring_client_cert(&self) -> ServerTls {
+        ServerTls {
+            client_ca_pem: Some(self.ca_pem.clone()),
+            ..self.server.clone()
+        }
+    }
+}

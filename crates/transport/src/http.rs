@@ -1,0 +1,565 @@
+//! The HTTP client network exporters share (feature `http`).
+//!
+//! One I/O thread per client owns a tokio current-thread runtime (`rt`,
+//! `net`, `time`) and drives hyper (HTTP/1.1 or HTTP/2) over TCP or rustls.
+//! [`HttpClient::send`] hands the request to that thread and waits for the
+//! answer: it works from a plain `fn main` and from inside any async
+//! runtime, because it never runs or blocks on the caller's runtime. The
+//! deadline is enforced on the I/O thread by dropping the request future,
+//! and on the caller's side by a bounded wait.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+/// Largest response body read; the rest is refused (OTLP servers answer
+/// with small messages).
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Which HTTP version to speak.
+#[allow(clippy::exhaustive_enums)] // the two versions hyper speaks here
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HttpVersion {
+    /// HTTP/1.1 (OTLP/HTTP).
+    Http1,
+    /// HTTP/2 with prior knowledge on `http://`, ALPN `h2` on `https://`
+    /// (gRPC).
+    Http2,
+}
+
+/// TLS settings for `https://` endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// PEM file of CA certificates to trust instead of the web PKI roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of the client certificate chain, for mutual TLS.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the client's private key, for mutual TLS.
+    pub client_key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// Web PKI roots, no client certificate.
+    pub fn new() -> Self {
+        TlsConfig::default()
+    }
+
+    /// Trust the CA certificates in this PEM file instead of the web PKI.
+    #[must_use]
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Present this certificate chain and key (PEM files) for mutual TLS.
+    #[must_use]
+    pub fn client_identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.client_cert_file = Some(cert.into());
+        self.client_key_file = Some(key.into());
+        self
+    }
+}
+
+/// What kind of failure, and so whether a retry may help.
+#[allow(clippy::exhaustive_enums)] // a closed classification
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpErrorKind {
+    /// The TCP connection could not be made (refused, unreachable, DNS).
+    Connect,
+    /// The TLS handshake failed (unknown CA, name mismatch, expired,
+    /// protocol). Retrying will not help.
+    Tls,
+    /// The deadline passed.
+    Timeout,
+    /// The connection broke or the peer spoke bad HTTP.
+    Io,
+    /// The response body was larger than [`MAX_RESPONSE_BYTES`].
+    TooLarge,
+    /// The client's own settings are wrong (bad CA file, bad URL).
+    Config,
+}
+
+/// An HTTP request that did not produce a response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    kind: HttpErrorKind,
+    message: String,
+}
+
+impl HttpError {
+    fn new(kind: HttpErrorKind, message: impl Into<String>) -> Self {
+        HttpError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> HttpErrorKind {
+        self.kind
+    }
+
+    /// `true` when trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            HttpErrorKind::Connect | HttpErrorKind::Timeout | HttpErrorKind::Io
+        )
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// A response: status, headers, body (at most [`MAX_RESPONSE_BYTES`]) and
+/// trailers (gRPC status travels in them).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// The trailers, if any were sent.
+    pub trailers: Option<HeaderMap>,
+}
+
+struct Job {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    version: HttpVersion,
+    deadline: Instant,
+    reply: Sender<Result<HttpResponse, HttpError>>,
+}
+
+/// A blocking HTTP client whose I/O runs on its own thread. Cheap to clone;
+/// clones share the thread and its connections.
+#[derive(Clone)]
+pub struct HttpClient {
+    jobs: Sender<Job>,
+    bytes_sent: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
+}
+
+fn load_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, HttpError> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| {
+            HttpError::new(
+                HttpErrorKind::Config,
+                format!("cannot read {what} {}: {e}", path.display()),
+            )
+        })?
+        .collect();
+    let certs = certs.map_err(|e| {
+        HttpError::new(
+            HttpErrorKind::Config,
+            format!("bad PEM in {what} {}: {e}", path.display()),
+        )
+    })?;
+    if certs.is_empty() {
+        return Err(HttpError::new(
+            HttpErrorKind::Config,
+            format!("no certificate in {what} {}", path.display()),
+        ));
+    }
+    Ok(certs)
+}
+
+fn tls_config(
+    tls: &TlsConfig,
+    version: HttpVersion,
+) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &tls.ca_file {
+        Some(path) => {
+            for cert in load_certs(path, "CA file")? {
+                roots.add(cert).map_err(|e| {
+                    HttpError::new(
+                        HttpErrorKind::Config,
+                        format!("bad CA certificate in {}: {e}", path.display()),
+                    )
+                })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| HttpError::new(HttpErrorKind::Config, format!("TLS setup: {e}")))?
+    .with_root_certificates(roots);
+    let mut config = match (&tls.client_cert_file, &tls.client_key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = load_certs(cert, "client certificate file")?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                HttpError::new(
+                    HttpErrorKind::Config,
+                    format!("cannot read client key {}: {e}", key.display()),
+                )
+            })?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                HttpError::new(
+                    HttpErrorKind::Config,
+                    format!("client certificate and key: {e}"),
+                )
+            })?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(HttpError::new(
+                HttpErrorKind::Config,
+                "mutual TLS needs both a client certificate and a client key",
+            ));
+        }
+    };
+    config.alpn_protocols = match version {
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
+    Ok(Arc::new(config))
+}
+
+/// Says what a TLS failure means in words a user can act on.
+fn describe_tls(e: &std::io::Error, host: &str) -> String {
+    use rustls::{CertificateError, Error};
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<Error>());
+    match inner {
+        Some(Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+            format!(
+                "TLS: the certificate of {host} is signed by an unknown CA (set a CA file to trust it)"
+            )
+        }
+        Some(Error::InvalidCertificate(CertificateError::NotValidForName))
+        | Some(Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
+            format!("TLS: the certificate of {host} is not valid for that host name")
+        }
+        Some(Error::InvalidCertificate(CertificateError::Expired))
+        | Some(Error::InvalidCertificate(CertificateError::ExpiredContext { .. })) => {
+            format!("TLS: the certificate of {host} has expired")
+        }
+        Some(Error::InvalidCertificate(CertificateError::NotValidYet))
+        | Some(Error::InvalidCertificate(CertificateError::NotValidYetContext { .. })) => {
+            format!("TLS: the certificate of {host} is not valid yet")
+        }
+        Some(other) => format!("TLS handshake with {host} failed: {other}"),
+        None => format!("TLS handshake with {host} failed: {e}"),
+    }
+}
+
+enum Sender2 {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// The I/O thread's state: TLS configs and one open connection per origin.
+struct Io {
+    tls: TlsConfig,
+    tls_configs: HashMap<HttpVersion, Arc<rustls::ClientConfig>>,
+    conns: HashMap<(String, u16, bool, HttpVersion), Sender2>,
+}
+
+impl Io {
+    fn tls_for(&mut self, version: HttpVersion) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+        if let Some(c) = self.tls_configs.get(&version) {
+            return Ok(Arc::clone(c));
+        }
+        let c = tls_config(&self.tls, version)?;
+        self.tls_configs.insert(version, Arc::clone(&c));
+        Ok(c)
+    }
+
+    async fn connect(&mut self, uri: &Uri, version: HttpVersion) -> Result<Sender2, HttpError> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => {
+                return Err(HttpError::new(
+                    HttpErrorKind::Config,
+                    format!("unsupported URL scheme {:?} in {uri}", other.unwrap_or("")),
+                ));
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| HttpError::new(HttpErrorKind::Config, format!("no host in {uri}")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| {
+                HttpError::new(
+                    HttpErrorKind::Connect,
+                    format!("cannot connect to {host}:{port}: {e}"),
+                )
+            })?;
+        let _ = tcp.set_nodelay(true);
+        macro_rules! handshake {
+            ($io:expr) => {
+                match version {
+                    HttpVersion::Http1 => {
+                        let (send, conn) = http1::handshake($io).await.map_err(|e| {
+                            HttpError::new(HttpErrorKind::Io, format!("HTTP/1.1 handshake: {e}"))
+                        })?;
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                        Sender2::H1(send)
+                    }
+                    HttpVersion::Http2 => {
+                        let (send, conn) = http2::handshake(TokioExecutor::new(), $io)
+                            .await
+                            .map_err(|e| {
+                                HttpError::new(HttpErrorKind::Io, format!("HTTP/2 handshake: {e}"))
+                            })?;
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                        Sender2::H2(send)
+                    }
+                }
+            };
+        }
+        if https {
+            let config = self.tls_for(version)?;
+            let name = ServerName::try_from(host.clone()).map_err(|e| {
+                HttpError::new(
+                    HttpErrorKind::Config,
+                    format!("bad TLS server name {host:?}: {e}"),
+                )
+            })?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| HttpError::new(HttpErrorKind::Tls, describe_tls(&e, &host)))?;
+            Ok(handshake!(TokioIo::new(tls)))
+        } else {
+            Ok(handshake!(TokioIo::new(tcp)))
+        }
+    }
+
+    async fn send(&mut self, job: &Job) -> Result<HttpResponse, HttpError> {
+        let key = (
+            job.uri.host().unwrap_or("").to_owned(),
+            job.uri.port_u16().unwrap_or(0),
+            job.uri.scheme_str() == Some("https"),
+            job.version,
+        );
+        let reusable = match self.conns.get(&key) {
+            Some(Sender2::H1(s)) => s.is_ready(),
+            Some(Sender2::H2(s)) => s.is_ready(),
+            None => false,
+        };
+        if !reusable {
+            self.conns.remove(&key);
+            let conn = self.connect(&job.uri, job.version).await?;
+            self.conns.insert(key.clone(), conn);
+        }
+        let mut builder = Request::builder()
+            .method(job.method.clone())
+            .uri(job.uri.clone());
+        if job.version == HttpVersion::Http1 {
+            // HTTP/1.1 needs the Host header; HTTP/2 takes the authority from the URI.
+            if let Some(authority) = job.uri.authority() {
+                builder = builder.header(http::header::HOST, authority.as_str());
+            }
+            builder = builder.uri(job.uri.path_and_query().map_or("/", |p| p.as_str()));
+        } else {
+            builder = builder.version(http::Version::HTTP_2);
+        }
+        let mut req = builder
+            .body(Full::new(job.body.clone()))
+            .map_err(|e| HttpError::new(HttpErrorKind::Config, format!("bad request: {e}")))?;
+        req.headers_mut().extend(job.headers.clone());
+        let result = match self.conns.get_mut(&key) {
+            Some(Sender2::H1(s)) => s.send_request(req).await,
+            Some(Sender2::H2(s)) => s.send_request(req).await,
+            None => return Err(HttpError::new(HttpErrorKind::Io, "connection lost")),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.conns.remove(&key);
+                return Err(HttpError::new(
+                    HttpErrorKind::Io,
+                    format!("request to {} failed: {e}", job.uri),
+                ));
+            }
+        };
+        let (parts, body) = resp.into_parts();
+        let collected = Limited::new(body, MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                self.conns.remove(&key);
+                if e.is::<http_body_util::LengthLimitError>() {
+                    HttpError::new(
+                        HttpErrorKind::TooLarge,
+                        format!(
+                            "response from {} is larger than {MAX_RESPONSE_BYTES} bytes",
+                            job.uri
+                        ),
+                    )
+                } else {
+                    HttpError::new(
+                        HttpErrorKind::Io,
+                        format!("reading the response from {}: {e}", job.uri),
+                    )
+                }
+            })?;
+        let trailers = collected.trailers().cloned();
+        Ok(HttpResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: collected.to_bytes(),
+            trailers,
+        })
+    }
+}
+
+fn run_io(tls: TlsConfig, jobs: Receiver<Job>) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            // Answer every job with the reason instead of hanging them.
+            for job in jobs {
+                let _ = job.reply.send(Err(HttpError::new(
+                    HttpErrorKind::Config,
+                    format!("cannot start the I/O runtime: {e}"),
+                )));
+            }
+            return;
+        }
+    };
+    let mut io = Io {
+        tls,
+        tls_configs: HashMap::new(),
+        conns: HashMap::new(),
+    };
+    for job in jobs {
+        let remaining = job.deadline.saturating_duration_since(Instant::now());
+        let result = rt.block_on(async {
+            match tokio::time::timeout(remaining, io.send(&job)).await {
+                Ok(r) => r,
+                Err(_) => Err(HttpError::new(
+                    HttpErrorKind::Timeout,
+                    format!("no response from {} within {remaining:?}", job.uri),
+                )),
+            }
+        });
+        if let Err(e) = &result {
+            if e.kind == HttpErrorKind::Timeout {
+                // A half-finished exchange leaves the connection unusable.
+                io.conns.clear();
+            }
+        }
+        let _ = job.reply.send(result);
+    }
+}
+
+impl HttpClient {
+    /// Starts the client's I/O thread. TLS files are read (and checked)
+    /// now, so a bad path fails here rather than at the first export.
+    pub fn new(tls: TlsConfig) -> Result<Self, HttpError> {
+        if tls.ca_file.is_some() || tls.client_cert_file.is_some() || tls.client_key_file.is_some()
+        {
+            tls_config(&tls, HttpVersion::Http1)?;
+        }
+        let (jobs, rx) = crossbeam_channel::unbounded();
+        std::thread::Builder::new()
+            .name("prela-http-io".into())
+            .spawn(move || run_io(tls, rx))
+            .map_err(|e| {
+                HttpError::new(
+                    HttpErrorKind::Config,
+                    format!("cannot start the I/O thread: {e}"),
+                )
+            })?;
+        Ok(HttpClient {
+            jobs,
+            bytes_sent: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        })
+    }
+
+    /// Sends a request and waits for the response, at most until
+    /// `deadline`.
+    pub fn send(
+        &self,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+        version: HttpVersion,
+        deadline: Instant,
+    ) -> Result<HttpResponse, HttpError> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let len = body.len() as u64;
+        let job = Job {
+            method,
+            uri,
+            headers,
+            body,
+            version,
+            deadline,
+            reply,
+        };
+        if self.jobs.send(job).is_err() {
+            return Err(HttpError::new(
+                HttpErrorKind::Io,
+                "the HTTP I/O thread has stopped",
+            ));
+        }
+        // The I/O thread enforces the deadline itself; this margin only
+        // covers a thread that is wedged.
+        let result = answer
+            .recv_deadline(deadline + Duration::from_millis(200))
+            .unwrap_or_else(|_| {
+                Err(HttpError::new(
+                    HttpErrorKind::Timeout,
+                    "no response before the deadline",
+                ))
+            });
+        if result.is_ok() {
+            self.bytes_sent
+                .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Request body bytes sent in requests that got a response.
+    pub fn bytes_sent(&self) -> u64 {
+        self.bytes_sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
