@@ -95,6 +95,14 @@ pub enum ExportResult {
         /// The receiver's requested delay (Retry-After / RetryInfo).
         after: Option<Duration>,
     },
+    /// The receiver accepted the batch but rejected some spans for good
+    /// (OTLP `partial_success`): those are counted as failed, never retried.
+    PartialSuccess {
+        /// Spans rejected (at most the batch size).
+        rejected: u64,
+        /// The receiver's explanation.
+        message: String,
+    },
 }
 
 impl ExportResult {

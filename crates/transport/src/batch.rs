@@ -703,7 +703,8 @@ impl Worker {
         });
         let mut backoff = cfg.initial_backoff;
         let mut retries = 0u32;
-        let outcome: Result<(), String> = loop {
+        // Ok(rejected spans) or Err(why the whole batch failed).
+        let outcome: Result<(u64, Option<String>), String> = loop {
             let t0 = Instant::now();
             let batch = &self.batch;
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -711,7 +712,10 @@ impl Worker {
             }));
             shared.counters.latency.record(t0.elapsed());
             match result {
-                Ok(ExportResult::Success) => break Ok(()),
+                Ok(ExportResult::Success) => break Ok((0, None)),
+                Ok(ExportResult::PartialSuccess { rejected, message }) => {
+                    break Ok((rejected.min(self.batch.len() as u64), Some(message)));
+                }
                 Ok(ExportResult::Failure(e)) => break Err(e.to_string()),
                 Ok(ExportResult::Retry { after }) => {
                     if retries >= cfg.max_retries {
@@ -748,9 +752,17 @@ impl Worker {
             return;
         }
         match outcome {
-            Ok(()) => {
-                shared.counters.exported.fetch_add(n, Ordering::Relaxed);
+            Ok((rejected, message)) => {
+                shared.counters.exported.fetch_add(n - rejected, Ordering::Relaxed);
                 shared.counters.batches.fetch_add(1, Ordering::Relaxed);
+                if rejected > 0 {
+                    shared.counters.failed.fetch_add(rejected, Ordering::Relaxed);
+                    shared.counters.set_last_error(format!(
+                        "the receiver rejected {rejected} of {n} spans: {}",
+                        message.unwrap_or_default()
+                    ));
+                    shared.counters.maybe_report();
+                }
             }
             Err(e) => {
                 shared.counters.failed.fetch_add(n, Ordering::Relaxed);

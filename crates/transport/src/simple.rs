@@ -76,6 +76,13 @@ impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
                 self.counters.exported.fetch_add(1, Ordering::Relaxed);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
             }
+            Ok(ExportResult::PartialSuccess { rejected, message }) if rejected > 0 => {
+                self.fail(format!("the receiver rejected the span: {message}"));
+            }
+            Ok(ExportResult::PartialSuccess { .. }) => {
+                self.counters.exported.fetch_add(1, Ordering::Relaxed);
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
+            }
             Ok(ExportResult::Failure(e)) => self.fail(e.to_string()),
             Ok(ExportResult::Retry { .. }) => {
                 self.fail("transient export failure (not retried inline)".into())

@@ -479,3 +479,27 @@ fn drops_are_reported_at_most_once_per_interval_not_per_span() {
     let _ = p.shutdown(secs(5));
     assert_accounted(&p.stats());
 }
+
+#[test]
+fn partial_success_counts_the_rejected_spans_as_failed() {
+    let exp = Scripted::new(vec![ExportResult::PartialSuccess {
+        rejected: 3,
+        message: "3 spans had no name".into(),
+    }]);
+    let p = fast(exp.clone()).build().unwrap();
+    for i in 0..10 {
+        p.on_end(span(i));
+    }
+    match p.force_flush(secs(5)) {
+        Err(ExportError::NotExported { count, last_error }) => {
+            assert_eq!(count, 3);
+            assert!(last_error.unwrap().contains("rejected 3 of 10 spans: 3 spans had no name"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(exp.calls.load(Ordering::SeqCst), 1, "never retried");
+    let s = p.stats();
+    assert_eq!((s.exported, s.failed), (7, 3));
+    let _ = p.shutdown(secs(5));
+    assert_accounted(&p.stats());
+}
