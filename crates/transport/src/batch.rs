@@ -753,10 +753,16 @@ impl Worker {
         }
         match outcome {
             Ok((rejected, message)) => {
-                shared.counters.exported.fetch_add(n - rejected, Ordering::Relaxed);
+                shared
+                    .counters
+                    .exported
+                    .fetch_add(n - rejected, Ordering::Relaxed);
                 shared.counters.batches.fetch_add(1, Ordering::Relaxed);
                 if rejected > 0 {
-                    shared.counters.failed.fetch_add(rejected, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .failed
+                        .fetch_add(rejected, Ordering::Relaxed);
                     shared.counters.set_last_error(format!(
                         "the receiver rejected {rejected} of {n} spans: {}",
                         message.unwrap_or_default()

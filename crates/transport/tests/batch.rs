@@ -493,7 +493,11 @@ fn partial_success_counts_the_rejected_spans_as_failed() {
     match p.force_flush(secs(5)) {
         Err(ExportError::NotExported { count, last_error }) => {
             assert_eq!(count, 3);
-            assert!(last_error.unwrap().contains("rejected 3 of 10 spans: 3 spans had no name"));
+            assert!(
+                last_error
+                    .unwrap()
+                    .contains("rejected 3 of 10 spans: 3 spans had no name")
+            );
         }
         other => panic!("{other:?}"),
     }
