@@ -8,8 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-/// The Python Prela SDK version our JSONL must stay readable by.
-const PYTHON_PRELA: &str = "prela==0.1.0";
+/// The interop peers from PyPI: the Python Prela SDK our JSONL must stay
+/// readable by, and the rotel OpenTelemetry collector.
+const PEERS: [&str; 2] = ["prela==0.1.0", "rotel==0.0.1a15"];
+
+/// Exits 0 when every peer is installed at its pinned version.
+const PEERS_CHECK: &str = "import sys, importlib.metadata as m\n\
+ok = m.version('prela') == '0.1.0' and m.version('rotel') == '0.0.1a15'\n\
+sys.exit(0 if ok else 1)";
 
 fn root() -> PathBuf {
     // xtask/ sits at the workspace root.
@@ -56,38 +62,40 @@ fn venv_python() -> PathBuf {
     root().join("target/peers/venv/bin/python")
 }
 
-/// Installs the Python peer into `target/peers/venv` unless it is there.
+/// Installs the interop peers into `target/peers/venv` unless they are
+/// there at their pinned versions.
 fn peers(gates: &mut Vec<Gate>) -> bool {
     let python = venv_python();
     let have = Command::new(&python)
-        .args([
-            "-c",
-            "import prela, sys; sys.exit(prela.__version__ != '0.1.0')",
-        ])
+        .args(["-c", PEERS_CHECK])
+        .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if have {
-        println!("peers: {PYTHON_PRELA} already in target/peers/venv");
+        println!("peers: {} already in target/peers/venv", PEERS.join(", "));
         return true;
     }
     let venv = root().join("target/peers/venv");
     let host_python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    run(
-        gates,
-        "peers: python venv",
-        Command::new(host_python).arg("-m").arg("venv").arg(&venv),
-    ) && run(
-        gates,
-        "peers: pip install prela",
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            PYTHON_PRELA,
-        ]),
-    )
+    (python.exists()
+        || run(
+            gates,
+            "peers: python venv",
+            Command::new(host_python).arg("-m").arg("venv").arg(&venv),
+        ))
+        && run(
+            gates,
+            "peers: pip install prela rotel",
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(PEERS),
+        )
 }
 
 fn test() -> bool {
