@@ -178,3 +178,9 @@ pub fn request(batch: &[SpanData]) -> ExportTraceServiceRequest {
 pub fn to_protobuf(req: &ExportTraceServiceRequest) -> Vec<u8> {
     prost::Message::encode_to_vec(req)
 }
+
+/// Decodes a protobuf export request (what a receiver does; used by tests
+/// and tools that inspect captured traffic).
+pub fn decode_request(bytes: &[u8]) -> Result<ExportTraceServiceRequest, prost::DecodeError> {
+    prost::Message::decode(bytes)
+}

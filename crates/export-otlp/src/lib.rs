@@ -40,6 +40,7 @@ mod exporter;
 pub mod grpc;
 pub mod json;
 
+pub use encode::decode_request;
 pub use exporter::{
     Compression, MAX_REQUEST_BYTES, OtlpError, OtlpExporter, OtlpExporterBuilder, Protocol,
     parse_retry_after,

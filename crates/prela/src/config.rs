@@ -151,7 +151,7 @@ impl Default for Builder {
     }
 }
 
-const KNOWN_EXPORTERS: &str = "console, file, none";
+const KNOWN_EXPORTERS: &str = "console, file, otlp, none";
 
 impl Builder {
     /// The service name (else `PRELA_SERVICE_NAME`, `OTEL_SERVICE_NAME`, or
@@ -162,7 +162,7 @@ impl Builder {
         self
     }
 
-    /// Exporters by name, comma-separated: `console`, `file`, `none` (else
+    /// Exporters by name, comma-separated: `console`, `file`, `otlp`, `none` (else
     /// `PRELA_EXPORTER`, `OTEL_TRACES_EXPORTER`; default `console` when the
     /// `console` feature is on, else none).
     pub fn exporter_name(mut self, names: &str) -> Self {
@@ -462,7 +462,25 @@ impl Builder {
                 #[cfg(not(feature = "file"))]
                 Err(missing("file"))
             }
-            "otlp" => Err(missing("otlp")),
+            "otlp" => {
+                #[cfg(feature = "otlp")]
+                {
+                    let lookup = Arc::clone(&self.lookup);
+                    let e = prela_export_otlp::OtlpExporter::builder()
+                        .env(move |k| lookup(k))
+                        .build()
+                        .map_err(|e| match e {
+                            prela_export_otlp::OtlpError::Config(c) => InitError::Config(c),
+                            other => InitError::Exporter {
+                                exporter: "otlp".into(),
+                                error: Box::new(other),
+                            },
+                        })?;
+                    Ok(Some((Box::new(e), ProcessorKind::Batch)))
+                }
+                #[cfg(not(feature = "otlp"))]
+                Err(missing("otlp"))
+            }
             "cloud" => Err(missing("cloud")),
             other => {
                 let variable = if source == "default" {

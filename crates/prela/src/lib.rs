@@ -37,11 +37,14 @@
 //! | [`transport`] | `prela-transport` | processors |
 //! | `console` | `prela-export-console` | console exporter (feature `console`) |
 //! | `file` | `prela-export-file` | file exporter (feature `file`) |
+//! | `otlp` | `prela-export-otlp` | OTLP exporter (feature `otlp`) |
 //!
 //! ## Feature flags
 //!
 //! - `console` (default): the console exporter, as `prela::console`.
 //! - `file`: the JSONL file exporter, as `prela::file`.
+//! - `otlp`: the OTLP exporter (HTTP/protobuf, HTTP/JSON, gRPC; TLS), as
+//!   `prela::otlp`; `PRELA_EXPORTER=otlp` or `OTEL_TRACES_EXPORTER=otlp`.
 //! - `full`: every exporter.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -83,6 +86,11 @@ pub use prela_export_console as console;
 #[cfg(feature = "file")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub use prela_export_file as file;
+
+/// OTLP exporter (`prela-export-otlp`).
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use prela_export_otlp as otlp;
 
 /// Starts configuring Prela; finish with [`Builder::install`].
 pub fn init() -> Builder {

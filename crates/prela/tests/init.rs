@@ -49,14 +49,14 @@ fn bad_values_name_the_variable_and_value() {
 #[test]
 fn exporters_without_their_feature_say_which_feature() {
     let err = prela::init()
-        .env(env(&[("PRELA_EXPORTER", "otlp")]))
+        .env(env(&[("PRELA_EXPORTER", "cloud")]))
         .build()
         .unwrap_err();
     assert!(
         matches!(
             err,
             InitError::FeatureMissing {
-                feature: "otlp",
+                feature: "cloud",
                 ..
             }
         ),
