@@ -101,7 +101,13 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
-type Script = Arc<Mutex<VecDeque<Reply>>>;
+/// The queued replies, then the reply for everything after.
+struct ScriptState {
+    queue: VecDeque<Reply>,
+    default: Reply,
+}
+
+type Script = Arc<Mutex<ScriptState>>;
 
 /// TLS for the server: its certificate chain and key, and, for mutual TLS,
 /// the CA client certificates must chain to.
@@ -173,11 +179,10 @@ async fn answer(
         headers: parts.headers,
         body,
     });
-    let mut reply = script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or(Reply::status(200));
+    let mut reply = {
+        let mut s = script.lock().unwrap();
+        s.queue.pop_front().unwrap_or_else(|| s.default.clone())
+    };
     loop {
         match reply {
             Reply::Delay(d, next) => {
@@ -253,19 +258,31 @@ fn futures_stream(
 impl ScriptedServer {
     /// Starts a plain-HTTP server answering with `script`, then 200s.
     pub fn start(script: Vec<Reply>) -> Self {
-        Self::start_inner(script, None)
+        Self::start_inner(script, None, Reply::status(200))
+    }
+
+    /// Starts a plain-HTTP server answering with `script`, then `default`.
+    pub fn start_with_default(script: Vec<Reply>, default: Reply) -> Self {
+        Self::start_inner(script, None, default)
     }
 
     /// Starts a TLS server.
     pub fn start_tls(script: Vec<Reply>, tls: ServerTls) -> Self {
-        Self::start_inner(script, Some(server_config(&tls)))
+        Self::start_inner(script, Some(server_config(&tls)), Reply::status(200))
     }
 
-    fn start_inner(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+    fn start_inner(
+        script: Vec<Reply>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        default: Reply,
+    ) -> Self {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
-        let script: Script = Arc::new(Mutex::new(script.into()));
+        let script: Script = Arc::new(Mutex::new(ScriptState {
+            queue: script.into(),
+            default,
+        }));
         let received = Arc::new(Mutex::new(Vec::new()));
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let (s2, r2, is_tls) = (Arc::clone(&script), Arc::clone(&received), tls.is_some());
@@ -282,6 +299,7 @@ impl ScriptedServer {
                         _ = &mut stopped => return,
                         a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
                     };
+                    let _ = tcp.set_nodelay(true);
                     let (script, received, acceptor) =
                         (Arc::clone(&s2), Arc::clone(&r2), acceptor.clone());
                     tokio::spawn(async move {
@@ -336,7 +354,7 @@ impl ScriptedServer {
 
     /// Adds replies to the end of the script.
     pub fn push(&self, replies: Vec<Reply>) {
-        self.script.lock().unwrap().extend(replies);
+        self.script.lock().unwrap().queue.extend(replies);
     }
 }
 

@@ -335,7 +335,11 @@ impl Io {
                         Sender2::H1(send)
                     }
                     HttpVersion::Http2 => {
-                        let (send, conn) = http2::handshake(TokioExecutor::new(), $io)
+                        // An adaptive window lets a large export go out without
+                        // waiting on 64 KiB flow-control round trips.
+                        let (send, conn) = http2::Builder::new(TokioExecutor::new())
+                            .adaptive_window(true)
+                            .handshake($io)
                             .await
                             .map_err(|e| {
                                 HttpError::new(HttpErrorKind::Io, format!("HTTP/2 handshake: {e}"))
