@@ -105,6 +105,8 @@ pub struct Received {
 struct ScriptState {
     queue: VecDeque<Reply>,
     default: Reply,
+    /// A header every request must carry, else 401 (a gateway's key check).
+    require: Option<(String, String)>,
 }
 
 type Script = Arc<Mutex<ScriptState>>;
@@ -181,7 +183,20 @@ async fn answer(
     });
     let mut reply = {
         let mut s = script.lock().unwrap();
-        s.queue.pop_front().unwrap_or_else(|| s.default.clone())
+        let authorised = match &s.require {
+            Some((k, v)) => received
+                .lock()
+                .unwrap()
+                .last()
+                .and_then(|r| r.headers.get(k.as_str()))
+                .is_some_and(|h| h == v.as_str()),
+            None => true,
+        };
+        if authorised {
+            s.queue.pop_front().unwrap_or_else(|| s.default.clone())
+        } else {
+            Reply::status(401).with_body("invalid API key")
+        }
     };
     loop {
         match reply {
@@ -282,6 +297,7 @@ impl ScriptedServer {
         let script: Script = Arc::new(Mutex::new(ScriptState {
             queue: script.into(),
             default,
+            require: None,
         }));
         let received = Arc::new(Mutex::new(Vec::new()));
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -350,6 +366,12 @@ impl ScriptedServer {
     /// Every request received so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Answers 401 to requests without this header value, before the
+    /// script is consulted.
+    pub fn require_header(&self, name: &str, value: &str) {
+        self.script.lock().unwrap().require = Some((name.to_owned(), value.to_owned()));
     }
 
     /// Adds replies to the end of the script.
