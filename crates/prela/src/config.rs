@@ -151,7 +151,7 @@ impl Default for Builder {
     }
 }
 
-const KNOWN_EXPORTERS: &str = "console, file, otlp, none";
+const KNOWN_EXPORTERS: &str = "console, file, otlp, cloud, none";
 
 impl Builder {
     /// The service name (else `PRELA_SERVICE_NAME`, `OTEL_SERVICE_NAME`, or
@@ -162,8 +162,9 @@ impl Builder {
         self
     }
 
-    /// Exporters by name, comma-separated: `console`, `file`, `otlp`, `none` (else
-    /// `PRELA_EXPORTER`, `OTEL_TRACES_EXPORTER`; default `console` when the
+    /// Exporters by name, comma-separated: `console`, `file`, `otlp`,
+    /// `cloud`, `none` (else `PRELA_EXPORTER`, `OTEL_TRACES_EXPORTER`;
+    /// default: `cloud` when `PRELA_API_KEY` is set, else `console` when the
     /// `console` feature is on, else none).
     pub fn exporter_name(mut self, names: &str) -> Self {
         self.exporter_names = Some(split_names(names));
@@ -329,7 +330,11 @@ impl Builder {
                 (Some(n), _, _) => ("exporter_name".to_owned(), n.clone()),
                 (None, Some(v), _) => ("PRELA_EXPORTER".to_owned(), split_names(&v)),
                 (None, None, Some(v)) => ("OTEL_TRACES_EXPORTER".to_owned(), split_names(&v)),
-                // Console when built in; otherwise nothing is exported.
+                // With an API key, Prela cloud (as the Python SDK does);
+                // else the console when built in; else nothing.
+                (None, None, None) if self.var("PRELA_API_KEY").is_some() => {
+                    ("PRELA_API_KEY".to_owned(), vec!["cloud".to_owned()])
+                }
                 (None, None, None) => ("default".to_owned(), default_exporters()),
             };
             for name in list {
@@ -389,6 +394,16 @@ impl Builder {
 
     /// The exporter a name stands for, and the processor it gets by default.
     fn named_exporter(&self, source: &str, name: &str) -> Result<Option<NamedExporter>, InitError> {
+        // Unused when every exporter feature is on.
+        #[cfg_attr(
+            all(
+                feature = "console",
+                feature = "file",
+                feature = "otlp",
+                feature = "cloud"
+            ),
+            allow(unused_variables)
+        )]
         let missing = |feature| InitError::FeatureMissing {
             source: source.to_owned(),
             exporter: name.to_owned(),
@@ -481,7 +496,25 @@ impl Builder {
                 #[cfg(not(feature = "otlp"))]
                 Err(missing("otlp"))
             }
-            "cloud" => Err(missing("cloud")),
+            "cloud" => {
+                #[cfg(feature = "cloud")]
+                {
+                    let lookup = Arc::clone(&self.lookup);
+                    let e = prela_export_cloud::CloudExporter::builder()
+                        .env(move |k| lookup(k))
+                        .build()
+                        .map_err(|e| match e {
+                            prela_export_cloud::CloudError::Config(c) => InitError::Config(c),
+                            other => InitError::Exporter {
+                                exporter: "cloud".into(),
+                                error: Box::new(other),
+                            },
+                        })?;
+                    Ok(Some((Box::new(e), ProcessorKind::Batch)))
+                }
+                #[cfg(not(feature = "cloud"))]
+                Err(missing("cloud"))
+            }
             other => {
                 let variable = if source == "default" {
                     "exporter_name"

@@ -38,6 +38,7 @@
 //! | `console` | `prela-export-console` | console exporter (feature `console`) |
 //! | `file` | `prela-export-file` | file exporter (feature `file`) |
 //! | `otlp` | `prela-export-otlp` | OTLP exporter (feature `otlp`) |
+//! | `cloud` | `prela-export-cloud` | Prela cloud exporter (feature `cloud`) |
 //!
 //! ## Feature flags
 //!
@@ -45,6 +46,8 @@
 //! - `file`: the JSONL file exporter, as `prela::file`.
 //! - `otlp`: the OTLP exporter (HTTP/protobuf, HTTP/JSON, gRPC; TLS), as
 //!   `prela::otlp`; `PRELA_EXPORTER=otlp` or `OTEL_TRACES_EXPORTER=otlp`.
+//! - `cloud`: the Prela cloud exporter, as `prela::cloud`; chosen when
+//!   `PRELA_API_KEY` is set and no exporter is named.
 //! - `full`: every exporter.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -91,6 +94,11 @@ pub use prela_export_file as file;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub use prela_export_otlp as otlp;
+
+/// Prela cloud exporter (`prela-export-cloud`).
+#[cfg(feature = "cloud")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cloud")))]
+pub use prela_export_cloud as cloud;
 
 /// Starts configuring Prela; finish with [`Builder::install`].
 pub fn init() -> Builder {

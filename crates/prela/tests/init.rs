@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use prela::{ExportResult, InitError, SpanData, SpanExporter};
+use prela::{ExportResult, SpanData, SpanExporter};
 
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     let map: HashMap<String, String> = vars
@@ -46,6 +46,7 @@ fn bad_values_name_the_variable_and_value() {
     }
 }
 
+#[cfg(not(feature = "cloud"))]
 #[test]
 fn exporters_without_their_feature_say_which_feature() {
     let err = prela::init()
@@ -55,7 +56,7 @@ fn exporters_without_their_feature_say_which_feature() {
     assert!(
         matches!(
             err,
-            InitError::FeatureMissing {
+            prela::InitError::FeatureMissing {
                 feature: "cloud",
                 ..
             }
@@ -63,6 +64,62 @@ fn exporters_without_their_feature_say_which_feature() {
         "{err}"
     );
     assert!(err.to_string().contains("PRELA_EXPORTER"));
+    // An API key with no exporter named asks for cloud too.
+    let err = prela::init()
+        .env(env(&[("PRELA_API_KEY", "k")]))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("PRELA_API_KEY") && err.to_string().contains("`cloud`"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "cloud")]
+#[test]
+fn an_api_key_with_no_exporter_named_chooses_prela_cloud() {
+    let gateway = prela_testkit::ScriptedServer::start(vec![]);
+    gateway.require_header("authorization", "Bearer sk-test-key");
+    let endpoint = format!("{}/v1/traces", gateway.url());
+    let (t, _) = prela::init()
+        .service_name("cloudy")
+        .env(env(&[
+            ("PRELA_API_KEY", "sk-test-key"),
+            ("PRELA_ENDPOINT", &endpoint),
+        ]))
+        .build()
+        .unwrap();
+    {
+        let _root = t.span("research_agent");
+    }
+    t.force_flush(std::time::Instant::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    let got = gateway.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].headers["authorization"], "Bearer sk-test-key");
+    // A named exporter wins over the key.
+    let (t, _) = prela::init()
+        .exporter_name("none")
+        .env(env(&[
+            ("PRELA_API_KEY", "sk-test-key"),
+            ("PRELA_ENDPOINT", &endpoint),
+        ]))
+        .build()
+        .unwrap();
+    t.span("not sent");
+    t.force_flush(std::time::Instant::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(gateway.received().len(), 1);
+    // A bad endpoint names the variable.
+    let err = prela::init()
+        .env(env(&[
+            ("PRELA_API_KEY", "sk-test-key"),
+            ("PRELA_ENDPOINT", "http://example.com/x"),
+        ]))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("PRELA_ENDPOINT"), "{err}");
+    assert!(!format!("{err} {err:?}").contains("sk-test-key"));
 }
 
 #[test]
@@ -196,7 +253,7 @@ fn file_without_feature() {
         .unwrap_err();
     assert!(matches!(
         err,
-        InitError::FeatureMissing {
+        prela::InitError::FeatureMissing {
             feature: "file",
             ..
         }
