@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 use prela_core::{KeyValue, Resource, SpanData, SpanType, Status, Value};
 
 /// The attribute that carries the Prela span type.
-pub const SPAN_TYPE_ATTRIBUTE: &str = "prela.span.type";
+pub const SPAN_TYPE_ATTRIBUTE: &str = prela_core::attributes::PRELA_SPAN_TYPE;
 
 /// `Span.flags` bit: the `has remote parent` bit below is meaningful.
 const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;

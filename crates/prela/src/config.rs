@@ -378,16 +378,16 @@ impl Builder {
             }
         }
         if let Some(v) = self.var("OTEL_SERVICE_NAME") {
-            r.set(KeyValue::new("service.name", v));
+            r.set(KeyValue::new(SERVICE_NAME, v));
         }
         if let Some(v) = self.var("PRELA_SERVICE_NAME") {
-            r.set(KeyValue::new("service.name", v));
+            r.set(KeyValue::new(SERVICE_NAME, v));
         }
         for kv in &self.resource {
             r.set(kv.clone());
         }
         if let Some(name) = &self.service_name {
-            r.set(KeyValue::new("service.name", Value::String(name.clone())));
+            r.set(KeyValue::new(SERVICE_NAME, Value::String(name.clone())));
         }
         Ok(r)
     }

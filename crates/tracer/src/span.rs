@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use prela_context::{Context, ContextGuard};
+use prela_core::attributes::{ERROR_MESSAGE, ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use prela_core::value::Str;
 use prela_core::{Event, Key, KeyValue, SpanContext, SpanData, SpanType, Status, Value};
 
@@ -178,13 +179,13 @@ impl Span {
             message.push_str(&s.to_string());
             source = s.source();
         }
-        self.set_attribute("error.type", type_name);
-        self.set_attribute("error.message", message.clone());
+        self.set_attribute(ERROR_TYPE, type_name);
+        self.set_attribute(ERROR_MESSAGE, message.clone());
         self.add_event(
             "exception",
             vec![
-                KeyValue::new("exception.type", type_name),
-                KeyValue::new("exception.message", message.clone()),
+                KeyValue::new(EXCEPTION_TYPE, type_name),
+                KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
             ],
         );
         self.set_status(Status::Error {

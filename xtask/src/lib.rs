@@ -1,0 +1,306 @@
+//! Project automation behind `cargo xtask`: the CI gates (`test`),
+//! `codegen`, `release`, and the interop peers. Std and serde_json only.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool
+
+pub mod codegen;
+pub mod release;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The interop peers from PyPI: the Python Prela SDK our JSONL must stay
+/// readable by, and the rotel OpenTelemetry collector.
+pub const PEERS: [&str; 2] = ["prela==0.1.0", "rotel==0.0.1a15"];
+
+/// Exits 0 when every peer is installed at its pinned version.
+const PEERS_CHECK: &str = "import sys, importlib.metadata as m\n\
+ok = m.version('prela') == '0.1.0' and m.version('rotel') == '0.0.1a15'\n\
+sys.exit(0 if ok else 1)";
+
+/// The workspace root (xtask/ sits in it).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map_or(manifest.clone(), Path::to_path_buf)
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// One gate's outcome.
+#[derive(Debug)]
+pub struct Gate {
+    name: String,
+    ok: bool,
+    secs: f64,
+}
+
+fn run(gates: &mut Vec<Gate>, name: &str, cmd: &mut Command) -> bool {
+    println!("\n==> {name}");
+    let start = Instant::now();
+    let ok = match cmd.current_dir(root()).status() {
+        Ok(s) => s.success(),
+        Err(e) => {
+            eprintln!("xtask: could not run {name}: {e}");
+            false
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "<== {name}: {} in {secs:.1}s",
+        if ok { "ok" } else { "FAILED" }
+    );
+    gates.push(Gate {
+        name: name.to_owned(),
+        ok,
+        secs,
+    });
+    ok
+}
+
+fn record(gates: &mut Vec<Gate>, name: &str, start: Instant, result: Result<(), String>) -> bool {
+    let ok = match result {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("xtask: {name}: {e}");
+            false
+        }
+    };
+    gates.push(Gate {
+        name: name.to_owned(),
+        ok,
+        secs: start.elapsed().as_secs_f64(),
+    });
+    ok
+}
+
+fn venv_python() -> PathBuf {
+    root().join("target/peers/venv/bin/python")
+}
+
+/// Installs the interop peers into `target/peers/venv` unless they are
+/// there at their pinned versions.
+pub fn peers(gates: &mut Vec<Gate>) -> bool {
+    let python = venv_python();
+    let have = Command::new(&python)
+        .args(["-c", PEERS_CHECK])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if have {
+        println!("peers: {} already in target/peers/venv", PEERS.join(", "));
+        return true;
+    }
+    let venv = root().join("target/peers/venv");
+    let host_python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    (python.exists()
+        || run(
+            gates,
+            "peers: python venv",
+            Command::new(host_python).arg("-m").arg("venv").arg(&venv),
+        ))
+        && run(
+            gates,
+            "peers: pip install prela rotel",
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(PEERS),
+        )
+}
+
+/// Every dependency's declared `rust-version` is at most ours, so the MSRV
+/// in `[workspace.package]` is not a promise the graph breaks.
+fn msrv_check() -> Result<(), String> {
+    let out = Command::new(cargo())
+        .args(["metadata", "--format-version", "1", "--all-features"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    // "1.85" and "1.85.0" are the same version.
+    let parse = |v: &str| -> [u32; 3] {
+        let mut out = [0; 3];
+        for (slot, part) in out.iter_mut().zip(v.split('.')) {
+            *slot = part.parse().unwrap_or(0);
+        }
+        out
+    };
+    let ours = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "prela")
+        .and_then(|p| p["rust_version"].as_str())
+        .ok_or("the prela package declares no rust-version")?
+        .to_owned();
+    // Only what users build: normal dependencies of the published crates.
+    let resolve = &meta["resolve"]["nodes"];
+    let ids: std::collections::BTreeSet<&str> = resolve
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    let mut too_new = Vec::new();
+    for p in meta["packages"].as_array().into_iter().flatten() {
+        if !ids.contains(p["id"].as_str().unwrap_or("")) {
+            continue;
+        }
+        if let Some(rv) = p["rust_version"].as_str() {
+            if parse(rv) > parse(&ours) {
+                too_new.push(format!(
+                    "{} {} needs {rv}",
+                    p["name"].as_str().unwrap_or("?"),
+                    p["version"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    let dev_only = ["criterion", "rcgen", "tempfile", "tokio", "prela-testkit"];
+    too_new.retain(|s| !dev_only.iter().any(|d| s.starts_with(&format!("{d} "))));
+    if too_new.is_empty() {
+        println!("msrv: every dependency builds with Rust {ours}");
+        Ok(())
+    } else {
+        Err(format!("declared MSRV {ours}, but: {}", too_new.join("; ")))
+    }
+}
+
+fn ensure_cargo_deny(gates: &mut Vec<Gate>) -> bool {
+    let have = Command::new(cargo())
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    have || run(
+        gates,
+        "install cargo-deny",
+        Command::new(cargo()).args(["install", "cargo-deny", "--locked"]),
+    )
+}
+
+/// Every CI gate, in order, with timings. `true` if all passed.
+pub fn test() -> bool {
+    let mut gates = Vec::new();
+    let total = Instant::now();
+    let c = cargo();
+    let mut ok = peers(&mut gates);
+    ok &= run(
+        &mut gates,
+        "fmt",
+        Command::new(&c).args(["fmt", "--all", "--check"]),
+    );
+    ok &= run(
+        &mut gates,
+        "clippy (workspace, all targets, all features)",
+        Command::new(&c).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    for features in ["", "console", "file", "otlp", "cloud"] {
+        let name = if features.is_empty() {
+            "none".to_owned()
+        } else {
+            features.to_owned()
+        };
+        let mut cmd = Command::new(&c);
+        cmd.args(["clippy", "-p", "prela", "--no-default-features"]);
+        if !features.is_empty() {
+            cmd.args(["--features", features]);
+        }
+        cmd.args(["--", "-D", "warnings"]);
+        ok &= run(
+            &mut gates,
+            &format!("clippy (facade, features: {name})"),
+            &mut cmd,
+        );
+    }
+    ok &= run(
+        &mut gates,
+        "docs",
+        Command::new(&c)
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    );
+    let start = Instant::now();
+    ok &= record(
+        &mut gates,
+        "msrv (declared, checked against the dependency graph)",
+        start,
+        msrv_check(),
+    );
+    ok &= ensure_cargo_deny(&mut gates);
+    ok &= run(
+        &mut gates,
+        "cargo deny check licenses bans sources",
+        Command::new(&c).args([
+            "deny",
+            "--all-features",
+            "check",
+            "licenses",
+            "bans",
+            "sources",
+        ]),
+    );
+    ok &= run(
+        &mut gates,
+        "tests (workspace, all features, peers required)",
+        Command::new(&c)
+            .args(["test", "--workspace", "--all-features"])
+            .env("PRELA_REQUIRE_PEERS", "1")
+            .env("PRELA_TEST_PYTHON", venv_python()),
+    );
+    ok &= run(
+        &mut gates,
+        "tests (facade and context, no default features)",
+        Command::new(&c).args([
+            "test",
+            "-p",
+            "prela",
+            "-p",
+            "prela-context",
+            "--no-default-features",
+        ]),
+    );
+    ok &= run(
+        &mut gates,
+        "examples build",
+        Command::new(&c).args(["build", "-p", "prela-examples", "--examples"]),
+    );
+    let agent_dir = root().join("target/xtask/agent-traces");
+    let _ = std::fs::remove_dir_all(&agent_dir);
+    ok &= run(
+        &mut gates,
+        "main job: cargo run --example agent",
+        Command::new(&c)
+            .args(["run", "--quiet", "--example", "agent"])
+            .env("PRELA_TRACE_DIR", &agent_dir),
+    );
+    println!("\n{:<52} {:>8}  result", "gate", "seconds");
+    for g in &gates {
+        println!(
+            "{:<52} {:>8.1}  {}",
+            g.name,
+            g.secs,
+            if g.ok { "ok" } else { "FAILED" }
+        );
+    }
+    let passed = gates.iter().filter(|g| g.ok).count();
+    println!("total {:.1}s", total.elapsed().as_secs_f64());
+    println!("gates: {passed} passed, {} failed", gates.len() - passed);
+    ok
+}
