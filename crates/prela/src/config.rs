@@ -4,6 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prela_core::attributes::{
+    SERVICE_NAME, TELEMETRY_SDK_LANGUAGE, TELEMETRY_SDK_NAME, TELEMETRY_SDK_VERSION,
+};
 use prela_core::config::{ConfigError, parse_bool};
 use prela_core::value::Str;
 use prela_core::{KeyValue, Resource, Sampler, SpanExporter, SpanProcessor, Value};
@@ -365,11 +368,11 @@ impl Builder {
 
     fn resource(&self) -> Result<Resource, InitError> {
         let mut r = Resource::empty();
-        r.set(KeyValue::new("service.name", "unknown_service"));
-        r.set(KeyValue::new("telemetry.sdk.name", "prela"));
-        r.set(KeyValue::new("telemetry.sdk.language", "rust"));
+        r.set(KeyValue::new(SERVICE_NAME, "unknown_service"));
+        r.set(KeyValue::new(TELEMETRY_SDK_NAME, "prela"));
+        r.set(KeyValue::new(TELEMETRY_SDK_LANGUAGE, "rust"));
         r.set(KeyValue::new(
-            "telemetry.sdk.version",
+            TELEMETRY_SDK_VERSION,
             env!("CARGO_PKG_VERSION"),
         ));
         if let Some(attrs) = self.var("OTEL_RESOURCE_ATTRIBUTES") {
