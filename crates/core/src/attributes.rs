@@ -152,3 +152,43 @@ pub const GEN_AI_DATA_SOURCE_ID: &str = "gen_ai.data_source.id";
 ///
 /// Type: `string`. Prela's own.
 pub const PRELA_SPAN_TYPE: &str = "prela.span.type";
+
+/// The prompt messages as JSON. Content: recorded only when content capture is on.
+///
+/// Type: `string`. OpenTelemetry semantic conventions, development.
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+
+/// The model's output messages as JSON. Content: recorded only when content capture is on.
+///
+/// Type: `string`. OpenTelemetry semantic conventions, development.
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+
+/// The arguments of a tool call. Content: recorded only when content capture is on.
+///
+/// Type: `string`. OpenTelemetry semantic conventions, development.
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+
+/// The result of a tool call. Content: recorded only when content capture is on.
+///
+/// Type: `string`. OpenTelemetry semantic conventions, development.
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+
+/// The number of dimensions of the embeddings.
+///
+/// Type: `int`. OpenTelemetry semantic conventions, development.
+pub const GEN_AI_EMBEDDINGS_DIMENSION_COUNT: &str = "gen_ai.embeddings.dimension.count";
+
+/// Milliseconds from the start of a streamed model call to its first token.
+///
+/// Type: `double`. Prela's own.
+pub const PRELA_LLM_TIME_TO_FIRST_TOKEN_MS: &str = "prela.llm.time_to_first_token_ms";
+
+/// The query of a retrieval, as the Python SDK and the console name it.
+///
+/// Type: `string`. Prela's own.
+pub const RETRIEVER_QUERY: &str = "retriever.query";
+
+/// How many documents a retrieval returned.
+///
+/// Type: `int`. Prela's own.
+pub const RETRIEVER_DOCUMENT_COUNT: &str = "retriever.document_count";

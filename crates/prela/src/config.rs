@@ -113,6 +113,7 @@ pub struct Builder {
     #[cfg(feature = "file")]
     layout: Option<prela_export_file::Layout>,
     limits: Option<SpanLimits>,
+    capture_content: Option<bool>,
     kind: Option<ProcessorKind>,
     batch: Option<BatchConfig>,
     resource: Vec<KeyValue>,
@@ -145,6 +146,7 @@ impl Default for Builder {
             #[cfg(feature = "file")]
             layout: None,
             limits: None,
+            capture_content: None,
             kind: None,
             batch: None,
             resource: Vec::new(),
@@ -235,6 +237,14 @@ impl Builder {
         self
     }
 
+    /// Record prompts, completions and tool arguments in GenAI spans (else
+    /// `PRELA_CAPTURE_CONTENT`, then
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`; default off).
+    pub fn capture_content(mut self, on: bool) -> Self {
+        self.capture_content = Some(on);
+        self
+    }
+
     /// Span limits (else the `OTEL_SPAN_*` variables).
     pub fn span_limits(mut self, limits: SpanLimits) -> Self {
         self.limits = Some(limits);
@@ -319,7 +329,23 @@ impl Builder {
                 ),
             })
         };
-        let mut tb = Tracer::builder().resource(resource).limits(limits);
+        let capture = match self.capture_content {
+            Some(c) => c,
+            None => match (
+                self.var("PRELA_CAPTURE_CONTENT"),
+                self.var("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"),
+            ) {
+                (Some(v), _) => parse_bool("PRELA_CAPTURE_CONTENT", &v)?,
+                (None, Some(v)) => {
+                    parse_bool("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", &v)?
+                }
+                (None, None) => false,
+            },
+        };
+        let mut tb = Tracer::builder()
+            .resource(resource)
+            .limits(limits)
+            .capture_content(capture);
         if let Some(s) = sampler {
             tb = tb.shared_sampler(s);
         }

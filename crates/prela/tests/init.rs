@@ -373,3 +373,59 @@ fn the_guard_says_in_one_line_what_was_not_exported() {
         shutdown[0]
     );
 }
+
+#[test]
+fn content_capture_from_env() {
+    let c = Collect::default();
+    for (vars, want) in [
+        (vec![], false),
+        (
+            vec![("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")],
+            true,
+        ),
+        (
+            vec![
+                ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true"),
+                ("PRELA_CAPTURE_CONTENT", "false"),
+            ],
+            false,
+        ),
+    ] {
+        let (t, _) = prela::init()
+            .exporter(c.clone())
+            .env(env(&vars))
+            .build()
+            .unwrap();
+        let s = t.llm("openai", "gpt-4o").start();
+        assert_eq!(s.captures_content(), want, "{vars:?}");
+    }
+    let err = prela::init()
+        .env(env(&[("PRELA_CAPTURE_CONTENT", "sometimes")]))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("PRELA_CAPTURE_CONTENT"), "{err}");
+}
+
+#[cfg(feature = "console")]
+#[test]
+fn the_console_shows_model_and_tokens_for_gen_ai_spans() {
+    use prela::console::{Verbosity, render_trace};
+    let c = Collect::default();
+    let (t, _) = prela::init()
+        .exporter(c.clone())
+        .env(env(&[]))
+        .build()
+        .unwrap();
+    {
+        let _a = t.agent("researcher").enter();
+        let mut llm = t.llm("anthropic", "claude-sonnet-4").enter();
+        llm.set_usage(412, 87);
+    }
+    let spans = c.0.lock().unwrap().clone();
+    let text = render_trace(&spans, Verbosity::Normal, false);
+    assert!(text.contains("llm: chat claude-sonnet-4"), "{text}");
+    assert!(
+        text.contains("model: claude-sonnet-4 | tokens: 412 → 87"),
+        "{text}"
+    );
+}

@@ -21,11 +21,13 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod genai;
 mod id;
 mod limits;
 mod span;
 mod tracer;
 
+pub use genai::GenAiSpanBuilder;
 pub use id::{IdGenerator, RandomIdGenerator};
 pub use limits::SpanLimits;
 pub use span::{Span, SpanGuard};

@@ -69,6 +69,22 @@ impl Span {
         Context::current().with_span(self.span_context.clone())
     }
 
+    pub(crate) fn tracer_captures_content(&self) -> bool {
+        self.recording
+            .as_ref()
+            .is_some_and(|r| r.tracer.capture_content)
+    }
+
+    pub(crate) fn start_time(&self) -> Option<SystemTime> {
+        self.recording.as_ref().map(|r| r.data.start_time)
+    }
+
+    pub(crate) fn has_attribute(&self, key: &str) -> bool {
+        self.recording
+            .as_ref()
+            .is_some_and(|r| r.data.attribute(key).is_some())
+    }
+
     /// `true` while the span records (sampled and not ended).
     pub fn is_recording(&self) -> bool {
         self.recording.is_some()

@@ -22,6 +22,7 @@ pub(crate) struct TracerInner {
     pub(crate) resource: Arc<Resource>,
     pub(crate) limits: SpanLimits,
     pub(crate) ids: Arc<dyn IdGenerator>,
+    pub(crate) capture_content: bool,
 }
 
 impl TracerInner {
@@ -153,6 +154,7 @@ pub struct TracerBuilder {
     resource: Resource,
     limits: SpanLimits,
     ids: Arc<dyn IdGenerator>,
+    capture_content: bool,
 }
 
 impl fmt::Debug for TracerBuilder {
@@ -173,6 +175,7 @@ impl Default for TracerBuilder {
             resource: Resource::empty(),
             limits: SpanLimits::default(),
             ids: Arc::new(RandomIdGenerator),
+            capture_content: false,
         }
     }
 }
@@ -229,6 +232,13 @@ impl TracerBuilder {
         self
     }
 
+    /// Records prompts, completions and tool arguments in GenAI spans
+    /// (default off: they may hold personal data).
+    pub fn capture_content(mut self, on: bool) -> Self {
+        self.capture_content = on;
+        self
+    }
+
     /// Builds the tracer.
     pub fn build(self) -> Tracer {
         Tracer {
@@ -238,6 +248,7 @@ impl TracerBuilder {
                 resource: Arc::new(self.resource),
                 limits: self.limits,
                 ids: self.ids,
+                capture_content: self.capture_content,
             }),
         }
     }
