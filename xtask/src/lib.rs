@@ -211,7 +211,7 @@ pub fn test() -> bool {
             "warnings",
         ]),
     );
-    for features in ["", "console", "file", "otlp", "cloud"] {
+    for features in ["", "console", "file", "otlp", "cloud", "tracing"] {
         let name = if features.is_empty() {
             "none".to_owned()
         } else {

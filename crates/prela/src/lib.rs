@@ -39,6 +39,7 @@
 //! | `file` | `prela-export-file` | file exporter (feature `file`) |
 //! | `otlp` | `prela-export-otlp` | OTLP exporter (feature `otlp`) |
 //! | `cloud` | `prela-export-cloud` | Prela cloud exporter (feature `cloud`) |
+//! | `tracing` | `prela-tracing` | `tracing` layer and logging exporter (feature `tracing`) |
 //!
 //! ## Feature flags
 //!
@@ -48,7 +49,8 @@
 //!   `prela::otlp`; `PRELA_EXPORTER=otlp` or `OTEL_TRACES_EXPORTER=otlp`.
 //! - `cloud`: the Prela cloud exporter, as `prela::cloud`; chosen when
 //!   `PRELA_API_KEY` is set and no exporter is named.
-//! - `full`: every exporter.
+//! - `tracing`: the `tracing` bridge, as `prela::tracing`.
+//! - `full`: all of the above.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
@@ -99,6 +101,11 @@ pub use prela_export_otlp as otlp;
 #[cfg(feature = "cloud")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cloud")))]
 pub use prela_export_cloud as cloud;
+
+/// The `tracing` bridge (`prela-tracing`): `PrelaLayer` and `LogExporter`.
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use prela_tracing as tracing;
 
 /// Starts configuring Prela; finish with [`Builder::install`].
 pub fn init() -> Builder {

@@ -184,10 +184,15 @@ impl Span {
     /// event with `exception.type` and `exception.message` (the error's
     /// `Display`, followed by its sources).
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, err: &E) {
+        self.record_error_as(std::any::type_name::<E>(), err);
+    }
+
+    /// [`record_error`](Self::record_error) with the error type given by
+    /// name (for errors known only as `dyn Error`).
+    pub fn record_error_as(&mut self, type_name: &str, err: &(impl std::error::Error + ?Sized)) {
         if self.recording.is_none() {
             return;
         }
-        let type_name = std::any::type_name::<E>();
         let mut message = err.to_string();
         let mut source = err.source();
         while let Some(s) = source {
@@ -195,12 +200,12 @@ impl Span {
             message.push_str(&s.to_string());
             source = s.source();
         }
-        self.set_attribute(ERROR_TYPE, type_name);
+        self.set_attribute(ERROR_TYPE, type_name.to_owned());
         self.set_attribute(ERROR_MESSAGE, message.clone());
         self.add_event(
             "exception",
             vec![
-                KeyValue::new(EXCEPTION_TYPE, type_name),
+                KeyValue::new(EXCEPTION_TYPE, type_name.to_owned()),
                 KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
             ],
         );
