@@ -187,6 +187,140 @@ fn ensure_cargo_deny(gates: &mut Vec<Gate>) -> bool {
     )
 }
 
+fn rotel_binary() -> Option<PathBuf> {
+    let lib = root().join("target/peers/venv/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
+        let p = e.path().join("site-packages/rotel/rotel-agent");
+        p.exists().then_some(p)
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(0, |a| a.port())
+}
+
+/// A rotel collector on loopback ports that drops what it receives;
+/// killed when dropped.
+struct Rotel(std::process::Child);
+
+impl Drop for Rotel {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_rotel(http: u16, grpc: u16) -> Result<Rotel, String> {
+    let bin = rotel_binary().ok_or("rotel is not installed (cargo xtask peers)")?;
+    let log = root().join("target/xtask/rotel-examples.log");
+    let child = Command::new(bin)
+        .args([
+            "start",
+            "--otlp-http-endpoint",
+            &format!("127.0.0.1:{http}"),
+        ])
+        .args([
+            "--otlp-grpc-endpoint",
+            &format!("127.0.0.1:{grpc}"),
+            "--exporter",
+            "blackhole",
+        ])
+        .arg("--log-file")
+        .arg(&log)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start rotel: {e}"))?;
+    let rotel = Rotel(child);
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    for port in [http, grpc] {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("rotel did not listen on {port}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    Ok(rotel)
+}
+
+/// Runs every example as a user would; the OTLP one against a real rotel
+/// collector on loopback, over HTTP and gRPC. `true` if all succeeded.
+pub fn examples(gates: &mut Vec<Gate>) -> bool {
+    let c = cargo();
+    let dir = root().join("target/xtask/example-traces");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut ok = run(
+        gates,
+        "examples build",
+        Command::new(&c).args(["build", "-q", "-p", "prela-examples", "--examples"]),
+    );
+    let example = |name: &str| {
+        let mut cmd = Command::new(cargo());
+        cmd.args(["run", "-q", "-p", "prela-examples", "--example", name])
+            .env("PRELA_TRACE_DIR", &dir)
+            .env_remove("PRELA_API_KEY")
+            .env_remove("PRELA_EXPORTER")
+            .stdout(std::process::Stdio::null());
+        cmd
+    };
+    for name in [
+        "quickstart",
+        "agent",
+        "async_agent",
+        "custom_exporter",
+        "multi_exporter",
+        "tracing_bridge",
+        "http_propagation",
+    ] {
+        ok &= run(gates, &format!("example {name}"), &mut example(name));
+    }
+    // Without a key, the cloud example says what to set and exits 2.
+    let start = Instant::now();
+    let cloud = example("cloud")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.code());
+    ok &= record(
+        gates,
+        "example cloud (no key: explains and exits 2)",
+        start,
+        match cloud {
+            Ok(Some(2)) => Ok(()),
+            other => Err(format!("expected exit code 2, got {other:?}")),
+        },
+    );
+    let (http, grpc) = (free_port(), free_port());
+    let start = Instant::now();
+    match start_rotel(http, grpc) {
+        Ok(rotel) => {
+            ok &= run(
+                gates,
+                "example otlp (HTTP/protobuf to rotel)",
+                example("otlp").env(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    format!("http://127.0.0.1:{http}"),
+                ),
+            );
+            ok &= run(
+                gates,
+                "example otlp (gRPC to rotel)",
+                example("otlp")
+                    .env(
+                        "OTEL_EXPORTER_OTLP_ENDPOINT",
+                        format!("http://127.0.0.1:{grpc}"),
+                    )
+                    .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            );
+            drop(rotel);
+        }
+        Err(e) => ok &= record(gates, "example otlp", start, Err(e)),
+    }
+    ok
+}
+
 /// Every CI gate, in order, with timings. `true` if all passed.
 pub fn test() -> bool {
     let mut gates = Vec::new();

@@ -7,6 +7,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   test                         every CI gate: peers, fmt, clippy, docs, msrv, deny, tests, examples, the main job
   codegen [--check]            regenerate crates/core/src/attributes.rs from codegen/attributes.json
   release <version> [--dry-run] bump versions, move the changelog, package, publish leaves first, tag
+  examples                     run every example (the OTLP one against a rotel collector)
   peers                        install the interop peers under target/peers";
 
 fn main() -> ExitCode {
@@ -16,6 +17,12 @@ fn main() -> ExitCode {
         ["test"] => xtask::test()
             .then_some(())
             .ok_or_else(|| "some gates failed".to_owned()),
+        ["examples"] => {
+            let mut gates = Vec::new();
+            (xtask::peers(&mut gates) && xtask::examples(&mut gates))
+                .then_some(())
+                .ok_or_else(|| "an example failed".to_owned())
+        }
         ["peers"] => xtask::peers(&mut Vec::new())
             .then_some(())
             .ok_or_else(|| "peer install failed".to_owned()),

@@ -120,6 +120,18 @@ impl<'t> GenAiSpanBuilder<'t> {
         self
     }
 
+    /// The parent is the span of `cx` instead of the current span.
+    pub fn parent(mut self, cx: &prela_context::Context) -> Self {
+        self.inner = self.inner.parent(cx);
+        self
+    }
+
+    /// Starts a new trace, whatever is current.
+    pub fn root(mut self) -> Self {
+        self.inner = self.inner.root();
+        self
+    }
+
     /// Any other attribute.
     pub fn attribute(mut self, key: impl Into<prela_core::Key>, value: impl Into<Value>) -> Self {
         self.inner = self.inner.attribute(key, value);
