@@ -410,11 +410,7 @@ pub fn test() -> bool {
             "--no-default-features",
         ]),
     );
-    ok &= run(
-        &mut gates,
-        "examples build",
-        Command::new(&c).args(["build", "-p", "prela-examples", "--examples"]),
-    );
+    ok &= examples(&mut gates);
     let agent_dir = root().join("target/xtask/agent-traces");
     let _ = std::fs::remove_dir_all(&agent_dir);
     ok &= run(
