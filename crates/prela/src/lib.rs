@@ -121,3 +121,30 @@ pub fn init_from_env() -> Result<Guard, InitError> {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust code blocks of `docs/`, compiled and run as doctests (they use
+/// every exporter, so only with every feature on).
+#[cfg(all(
+    doctest,
+    feature = "console",
+    feature = "file",
+    feature = "otlp",
+    feature = "cloud",
+    feature = "tracing"
+))]
+mod docs_doctests {
+    #[doc = include_str!("../../../docs/concepts.md")]
+    struct Concepts;
+    #[doc = include_str!("../../../docs/console.md")]
+    struct Console;
+    #[doc = include_str!("../../../docs/custom-exporter.md")]
+    struct CustomExporter;
+    #[doc = include_str!("../../../docs/tracing.md")]
+    struct Tracing;
+    #[doc = include_str!("../../../docs/otlp.md")]
+    struct Otlp;
+    #[doc = include_str!("../../../docs/migrating-from-opentelemetry.md")]
+    struct Migrating;
+    #[doc = include_str!("../../../docs/configuration.md")]
+    struct Configuration;
+}
