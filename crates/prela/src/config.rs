@@ -11,7 +11,7 @@ use prela_core::config::{ConfigError, parse_bool};
 use prela_core::value::Str;
 use prela_core::{KeyValue, Resource, Sampler, SpanExporter, SpanProcessor, Value};
 use prela_tracer::{SpanLimits, Tracer};
-use prela_transport::{BatchConfig, BatchProcessor, SimpleProcessor};
+use prela_transport::{BatchConfig, BatchProcessor, RedactionRules, Redactor, SimpleProcessor};
 
 use crate::global;
 
@@ -114,6 +114,7 @@ pub struct Builder {
     layout: Option<prela_export_file::Layout>,
     limits: Option<SpanLimits>,
     capture_content: Option<bool>,
+    redaction: Option<Option<RedactionRules>>,
     kind: Option<ProcessorKind>,
     batch: Option<BatchConfig>,
     resource: Vec<KeyValue>,
@@ -147,6 +148,7 @@ impl Default for Builder {
             layout: None,
             limits: None,
             capture_content: None,
+            redaction: None,
             kind: None,
             batch: None,
             resource: Vec::new(),
@@ -245,6 +247,14 @@ impl Builder {
         self
     }
 
+    /// Redaction rules applied to every span before any exporter; `None`
+    /// turns redaction off (else `PRELA_REDACT` = `default`, `strict` or
+    /// `off`; default: [`RedactionRules::default`], which masks secrets).
+    pub fn redaction(mut self, rules: Option<RedactionRules>) -> Self {
+        self.redaction = Some(rules);
+        self
+    }
+
     /// Span limits (else the `OTEL_SPAN_*` variables).
     pub fn span_limits(mut self, limits: SpanLimits) -> Self {
         self.limits = Some(limits);
@@ -313,20 +323,40 @@ impl Builder {
             Some(b) => b,
             None => BatchConfig::from_lookup(&|k| lookup(k))?,
         };
+        let redaction = match self.redaction.clone() {
+            Some(r) => r,
+            None => match self.var("PRELA_REDACT").as_deref().map(str::trim) {
+                None | Some("default") => Some(RedactionRules::default()),
+                Some("strict") => Some(RedactionRules::strict()),
+                Some("off") => None,
+                Some(other) => {
+                    return Err(
+                        ConfigError::new("PRELA_REDACT", other, "default, strict or off").into(),
+                    );
+                }
+            },
+        };
         let wrap = |exporter: Box<dyn SpanExporter>,
                     default: ProcessorKind|
          -> Result<Arc<dyn SpanProcessor>, InitError> {
             Ok(match kind.unwrap_or(default) {
-                ProcessorKind::Simple => Arc::new(SimpleProcessor::new(exporter)),
-                ProcessorKind::Batch => Arc::new(
-                    BatchProcessor::builder(exporter)
-                        .config(batch.clone())
-                        .build()
-                        .map_err(|e| InitError::Exporter {
-                            exporter: "batch processor".into(),
-                            error: Box::new(e),
-                        })?,
-                ),
+                ProcessorKind::Simple => {
+                    let p = SimpleProcessor::new(exporter);
+                    Arc::new(match &redaction {
+                        Some(r) => p.with_redaction(r.clone()),
+                        None => p,
+                    })
+                }
+                ProcessorKind::Batch => {
+                    let mut b = BatchProcessor::builder(exporter).config(batch.clone());
+                    if let Some(r) = &redaction {
+                        b = b.redaction(r.clone());
+                    }
+                    Arc::new(b.build().map_err(|e| InitError::Exporter {
+                        exporter: "batch processor".into(),
+                        error: Box::new(e),
+                    })?)
+                }
             })
         };
         let capture = match self.capture_content {
@@ -378,7 +408,11 @@ impl Builder {
             names.push("custom".to_owned());
         }
         for p in self.processors {
-            tb = tb.shared_processor(p);
+            // A processor of your own gets the same rules, inline.
+            tb = match &redaction {
+                Some(r) => tb.processor(Redactor::with_rules(r.clone(), p)),
+                None => tb.shared_processor(p),
+            };
             names.push("custom processor".to_owned());
         }
         let tracer = tb.build();

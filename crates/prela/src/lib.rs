@@ -147,4 +147,6 @@ mod docs_doctests {
     struct Migrating;
     #[doc = include_str!("../../../docs/configuration.md")]
     struct Configuration;
+    #[doc = include_str!("../../../docs/reliability.md")]
+    struct Reliability;
 }

@@ -429,3 +429,31 @@ fn the_console_shows_model_and_tokens_for_gen_ai_spans() {
         "{text}"
     );
 }
+
+#[test]
+fn secrets_are_redacted_by_default_and_redaction_can_be_turned_off() {
+    const KEY: &str = "sk-proj-0123456789abcdefABCDEF";
+    for (vars, redacted) in [
+        (vec![], true),
+        (vec![("PRELA_REDACT", "strict")], true),
+        (vec![("PRELA_REDACT", "off")], false),
+    ] {
+        let c = Collect::default();
+        let (t, _) = prela::init()
+            .exporter(c.clone())
+            .env(env(&vars))
+            .build()
+            .unwrap();
+        {
+            let mut s = t.span("call");
+            s.set_attribute("note", format!("used {KEY}"));
+        }
+        let seen = format!("{:?}", c.0.lock().unwrap());
+        assert_eq!(!seen.contains(KEY), redacted, "{vars:?}: {seen}");
+    }
+    let err = prela::init()
+        .env(env(&[("PRELA_REDACT", "maybe")]))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("PRELA_REDACT"), "{err}");
+}

@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use prela_core::config::{ConfigError, parse_usize};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
 
+use crate::redact::RedactionRules;
 use crate::stats::{Counters, ProcessorStats};
 
 /// Batch processor settings. Defaults follow the OpenTelemetry batch span
@@ -194,6 +195,9 @@ struct Shared {
     /// Serialises outcome accounting against abandonment; taken once per
     /// batch, never per span.
     settle: Mutex<u64>,
+    /// Applied by the worker as it takes spans off the queue, so producers
+    /// pay nothing for it.
+    redaction: Option<RedactionRules>,
 }
 
 /// An export call or backoff longer than this means the backend, not the
@@ -284,6 +288,7 @@ impl fmt::Debug for BatchProcessor {
 pub struct BatchProcessorBuilder {
     exporter: Arc<dyn SpanExporter>,
     config: BatchConfig,
+    redaction: Option<RedactionRules>,
 }
 
 impl fmt::Debug for BatchProcessorBuilder {
@@ -339,6 +344,13 @@ impl BatchProcessorBuilder {
         self
     }
 
+    /// Scrubs every span with `rules` on the worker thread, before export
+    /// (see [`RedactionRules`]).
+    pub fn redaction(mut self, rules: RedactionRules) -> Self {
+        self.redaction = Some(rules);
+        self
+    }
+
     /// Validates the settings and starts the worker thread.
     pub fn build(self) -> Result<BatchProcessor, BatchError> {
         self.config.validate()?;
@@ -355,6 +367,7 @@ impl BatchProcessorBuilder {
             abandoned: AtomicBool::new(false),
             abandoned_spans: AtomicU64::new(0),
             settle: Mutex::new(0),
+            redaction: self.redaction,
         });
         let worker_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -381,6 +394,7 @@ impl BatchProcessor {
         BatchProcessorBuilder {
             exporter,
             config: BatchConfig::default(),
+            redaction: None,
         }
     }
 
@@ -573,13 +587,13 @@ impl Worker {
                     }
                     // Take whatever else is queued in one go, so the shared
                     // counters are touched once per run, not once per span.
-                    self.batch.push(span);
+                    self.push(span);
                     let mut taken = 1u64;
                     let mut control = None;
                     while self.batch.len() < self.shared.config.max_export_batch_size {
                         match self.rx.try_recv() {
                             Ok(Msg::Span(span)) => {
-                                self.batch.push(span);
+                                self.push(span);
                                 taken += 1;
                             }
                             Ok(other) => {
@@ -618,6 +632,13 @@ impl Worker {
                 }
             }
         }
+    }
+
+    fn push(&mut self, mut span: SpanData) {
+        if let Some(rules) = &self.shared.redaction {
+            rules.apply(&mut span);
+        }
+        self.batch.push(span);
     }
 
     /// Handles a flush or shutdown marker; `true` when the worker must stop.

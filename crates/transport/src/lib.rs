@@ -11,6 +11,8 @@
 //! - [`SimpleProcessor`]: exports each span inline as it ends. For tests,
 //!   CLIs and local development with the console or file exporter.
 //! - [`FanOut`]: several processors behind one, each with its own queue.
+//! - [`Redactor`]: scrubs secrets (and, when asked, e-mail addresses and
+//!   card numbers) from every span before the processor behind it.
 //!
 //! ## Honest flush and shutdown
 //!
@@ -46,10 +48,12 @@ mod fanout;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+pub mod redact;
 mod simple;
 mod stats;
 
 pub use batch::{BatchConfig, BatchError, BatchProcessor, BatchProcessorBuilder};
 pub use fanout::FanOut;
+pub use redact::{RedactionRules, Redactor};
 pub use simple::SimpleProcessor;
 pub use stats::{LatencySummary, ProcessorStats};

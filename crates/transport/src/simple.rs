@@ -20,6 +20,7 @@ pub struct SimpleProcessor<E> {
     shut_down: AtomicBool,
     received: AtomicU64,
     counters: Counters,
+    redaction: Option<crate::redact::RedactionRules>,
 }
 
 impl<E: SpanExporter> SimpleProcessor<E> {
@@ -30,7 +31,16 @@ impl<E: SpanExporter> SimpleProcessor<E> {
             shut_down: AtomicBool::new(false),
             received: AtomicU64::new(0),
             counters: Counters::default(),
+            redaction: None,
         }
+    }
+
+    /// Scrubs every span with `rules` before export (inline, like the
+    /// export itself).
+    #[must_use]
+    pub fn with_redaction(mut self, rules: crate::redact::RedactionRules) -> Self {
+        self.redaction = Some(rules);
+        self
     }
 
     /// What happened to the spans so far.
@@ -57,8 +67,11 @@ impl<E: SpanExporter> SimpleProcessor<E> {
 }
 
 impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         self.received.fetch_add(1, Ordering::Relaxed);
+        if let Some(rules) = &self.redaction {
+            rules.apply(&mut span);
+        }
         if self.shut_down.load(Ordering::Acquire) {
             self.counters
                 .dropped_shutdown
