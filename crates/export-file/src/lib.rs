@@ -91,6 +91,7 @@ pub struct FileExporterBuilder {
     directory: PathBuf,
     layout: Layout,
     max_file_size: u64,
+    single_file: Option<PathBuf>,
 }
 
 impl FileExporterBuilder {
@@ -119,9 +120,48 @@ impl FileExporterBuilder {
         self
     }
 
+    /// Appends every span to this one file instead (created if missing,
+    /// never truncated, never rotated): `/dev/stdout`, a named pipe, a log
+    /// file managed by something else.
+    pub fn single_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.single_file = Some(path.into());
+        self
+    }
+
     /// Checks that the directory can be created and written, and builds the
     /// exporter.
     pub fn build(self) -> Result<FileExporter, FileExporterError> {
+        if let Some(path) = self.single_file {
+            let file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .map_err(|source| FileExporterError {
+                    path: path.clone(),
+                    source,
+                })?;
+            let mut open = HashMap::new();
+            open.insert(
+                SINGLE.to_owned(),
+                OpenFile {
+                    file,
+                    path: path.clone(),
+                    date: String::new(),
+                    seq: 0,
+                    size: 0,
+                },
+            );
+            return Ok(FileExporter {
+                directory: path,
+                layout: self.layout,
+                max_file_size: u64::MAX,
+                single: true,
+                state: Mutex::new(State {
+                    open,
+                    shut_down: false,
+                }),
+            });
+        }
         let err = |source| FileExporterError {
             path: self.directory.clone(),
             source,
@@ -136,6 +176,7 @@ impl FileExporterBuilder {
             directory: self.directory,
             layout: self.layout,
             max_file_size: self.max_file_size,
+            single: false,
             state: Mutex::new(State {
                 open: HashMap::new(),
                 shut_down: false,
@@ -163,8 +204,13 @@ pub struct FileExporter {
     directory: PathBuf,
     layout: Layout,
     max_file_size: u64,
+    /// Everything goes to one file (`single_file`).
+    single: bool,
     state: Mutex<State>,
 }
+
+/// The key of the one open file in single-file mode.
+const SINGLE: &str = "\u{0}single";
 
 impl fmt::Debug for FileExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -201,6 +247,7 @@ impl FileExporter {
             directory: PathBuf::from("./traces"),
             layout: Layout::PerService,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            single_file: None,
         }
     }
 
@@ -258,6 +305,13 @@ impl FileExporter {
     }
 
     fn write_batch(&self, state: &mut State, batch: &[SpanData]) -> io::Result<()> {
+        if self.single {
+            let mut buf = Vec::with_capacity(batch.len() * 512);
+            for span in batch {
+                write_span_line(&mut buf, span).map_err(io::Error::other)?;
+            }
+            return Self::write_to(state, SINGLE, &buf);
+        }
         let date = format_date(SystemTime::now());
         let mut line = Vec::with_capacity(1024);
         let mut pending: HashMap<String, Vec<u8>> = HashMap::new();
@@ -377,6 +431,59 @@ pub fn trace_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// What [`read_file_lenient`] found.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ReadReport {
+    /// Every span read, in order.
+    pub spans: Vec<SpanData>,
+    /// Why a line was skipped (only a torn last line ever is).
+    pub warnings: Vec<String>,
+}
+
+/// Reads a JSONL file written by this exporter, as after a crash: a torn
+/// last line (a process killed mid-write leaves at most that) is skipped
+/// with a warning (also logged through `tracing`); any other bad line is an
+/// error naming its number.
+pub fn read_file_lenient(path: &Path) -> io::Result<ReadReport> {
+    let text = fs::read(path)?;
+    let complete = text.ends_with(b"\n");
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut report = ReadReport::default();
+    for (i, line) in lines.iter().enumerate() {
+        let last = i + 1 == lines.len();
+        let parsed = std::str::from_utf8(line)
+            .map_err(|e| format!("not UTF-8: {e}"))
+            .and_then(|l| {
+                prela_core::json::parse_span(l)
+                    .map_err(|e| (e.to_string(), e.is_truncated()))
+                    .map_err(|(m, _)| m)
+            });
+        match parsed {
+            Ok(span) => report.spans.push(span),
+            Err(e) if last && !complete => {
+                let w = format!(
+                    "{}: skipped a torn last line (line {}): {e}",
+                    path.display(),
+                    i + 1
+                );
+                tracing::warn!(target: "prela", "{w}");
+                report.warnings.push(w);
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: line {}: {e}", path.display(), i + 1),
+                ));
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Reads the spans of one JSONL file, in order; each item is a span or the
