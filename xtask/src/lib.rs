@@ -321,6 +321,48 @@ pub fn examples(gates: &mut Vec<Gate>) -> bool {
     ok
 }
 
+/// The fuzz targets under `fuzz/`.
+pub const FUZZ_TARGETS: [&str; 5] = [
+    "w3c_headers",
+    "prela_json",
+    "otlp_response",
+    "config",
+    "redact",
+];
+
+/// Runs every fuzz target for `seconds` each with cargo-fuzz (installed if
+/// missing; `--sanitizer none`, which builds on the stable toolchain).
+/// Crashes land in `fuzz/artifacts/<target>/`.
+pub fn fuzz(seconds: u64) -> bool {
+    let mut gates = Vec::new();
+    let have = Command::new(cargo())
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have
+        && !run(
+            &mut gates,
+            "install cargo-fuzz",
+            Command::new(cargo()).args(["install", "cargo-fuzz", "--locked"]),
+        )
+    {
+        return false;
+    }
+    let mut ok = true;
+    for t in FUZZ_TARGETS {
+        ok &= run(
+            &mut gates,
+            &format!("fuzz {t} ({seconds} s)"),
+            Command::new(cargo())
+                .args(["fuzz", "run", "-s", "none", t, "--"])
+                .arg(format!("-max_total_time={seconds}"))
+                .arg("-max_len=4096")
+                .current_dir(root().join("fuzz")),
+        );
+    }
+    ok
+}
+
 /// Every CI gate, in order, with timings. `true` if all passed.
 pub fn test() -> bool {
     let mut gates = Vec::new();

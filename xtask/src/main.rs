@@ -8,6 +8,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   codegen [--check]            regenerate crates/core/src/attributes.rs from codegen/attributes.json
   release <version> [--dry-run] bump versions, move the changelog, package, publish leaves first, tag
   examples                     run every example (the OTLP one against a rotel collector)
+  fuzz [seconds]               run every fuzz target (default 60 s each; cargo-fuzz on stable)
   peers                        install the interop peers under target/peers";
 
 fn main() -> ExitCode {
@@ -23,6 +24,15 @@ fn main() -> ExitCode {
                 .then_some(())
                 .ok_or_else(|| "an example failed".to_owned())
         }
+        ["fuzz"] => xtask::fuzz(60)
+            .then_some(())
+            .ok_or_else(|| "a fuzz target failed".to_owned()),
+        ["fuzz", secs] => match secs.parse() {
+            Ok(n) => xtask::fuzz(n)
+                .then_some(())
+                .ok_or_else(|| "a fuzz target failed".to_owned()),
+            Err(_) => Err(format!("not a number of seconds: {secs:?}")),
+        },
         ["peers"] => xtask::peers(&mut Vec::new())
             .then_some(())
             .ok_or_else(|| "peer install failed".to_owned()),
