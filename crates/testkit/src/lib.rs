@@ -281,6 +281,12 @@ impl ScriptedServer {
         Self::start_inner(script, None, default)
     }
 
+    /// Starts a plain-HTTP server on a given address (to restart a
+    /// "collector" on its old port).
+    pub fn start_on(addr: SocketAddr, script: Vec<Reply>) -> Self {
+        Self::start_inner_at(addr, script, None, Reply::status(200))
+    }
+
     /// Starts a TLS server.
     pub fn start_tls(script: Vec<Reply>, tls: ServerTls) -> Self {
         Self::start_inner(script, Some(server_config(&tls)), Reply::status(200))
@@ -291,7 +297,16 @@ impl ScriptedServer {
         tls: Option<Arc<rustls::ServerConfig>>,
         default: Reply,
     ) -> Self {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_inner_at("127.0.0.1:0".parse().unwrap(), script, tls, default)
+    }
+
+    fn start_inner_at(
+        at: SocketAddr,
+        script: Vec<Reply>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        default: Reply,
+    ) -> Self {
+        let std_listener = std::net::TcpListener::bind(at).unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
         let script: Script = Arc::new(Mutex::new(ScriptState {
