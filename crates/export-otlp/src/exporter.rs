@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prela_core::config::{ConfigError, parse_bool, parse_usize};
+use prela_core::config::{ConfigError, parse_bool, parse_usize, percent_decode};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter};
 use prela_transport::http::{HttpClient, HttpError, HttpResponse, HttpVersion, TlsConfig};
 
@@ -140,22 +140,6 @@ fn header_list(variable: &str, value: &str) -> Result<Vec<(String, String)>, Con
         out.push((k.to_owned(), v));
     }
     Ok(out)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 impl OtlpExporterBuilder {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use prela_core::attributes::{
     SERVICE_NAME, TELEMETRY_SDK_LANGUAGE, TELEMETRY_SDK_NAME, TELEMETRY_SDK_VERSION,
 };
-use prela_core::config::{ConfigError, parse_bool};
+use prela_core::config::{ConfigError, parse_bool, percent_decode};
 use prela_core::value::Str;
 use prela_core::{KeyValue, Resource, Sampler, SpanExporter, SpanProcessor, Value};
 use prela_tracer::{SpanLimits, Tracer};
@@ -620,23 +620,6 @@ fn split_names(s: &str) -> Vec<String> {
         .map(|n| n.trim().to_ascii_lowercase())
         .filter(|n| !n.is_empty())
         .collect()
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Parses `OTEL_RESOURCE_ATTRIBUTES`: `key1=value1,key2=value2`, values
