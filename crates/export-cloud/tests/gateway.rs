@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use prela_core::{
@@ -13,7 +13,7 @@ use prela_core::{
     SpanId, SpanType, Status, TraceFlags, TraceId,
 };
 use prela_export_cloud::{AuthScheme, CloudExporter, DEFAULT_ENDPOINT};
-use prela_testkit::{Pki, Received, Reply, ScriptedServer};
+use prela_testkit::{Capture, Pki, Received, Reply, ScriptedServer};
 use prela_transport::http::TlsConfig;
 
 const KEY: &str = "sk-prela-test-0123456789abcdef";
@@ -196,34 +196,6 @@ fn x_api_key_scheme_and_no_gzip() {
     );
 }
 
-/// Collects `tracing` messages.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, e: &tracing::Event<'_>) {
-        struct V(String);
-        impl tracing::field::Visit for V {
-            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={v:?} ", f.name()));
-            }
-        }
-        let mut v = V(String::new());
-        e.record(&mut v);
-        self.0.lock().unwrap().push(v.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[test]
 fn a_rejected_key_stops_the_exporter_after_three_tries() {
     let gw = gateway(vec![]);
@@ -260,7 +232,7 @@ fn a_rejected_key_stops_the_exporter_after_three_tries() {
     assert!(
         matches!(&results[3], ExportResult::Failure(ExportError::Other(m)) if m.contains("3 times"))
     );
-    let lines = capture.0.lock().unwrap().clone();
+    let lines: Vec<String> = capture.events().into_iter().map(|e| e.fields).collect();
     assert_eq!(
         lines
             .iter()
@@ -470,7 +442,7 @@ fn the_key_never_shows() {
             }
         }
     });
-    seen.extend(capture.0.lock().unwrap().iter().cloned());
+    seen.extend(capture.events().into_iter().map(|e| e.fields));
     seen.push(format!("{exp:?}"));
     for s in &seen {
         assert!(!s.contains(KEY), "the key leaked: {s}");

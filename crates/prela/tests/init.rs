@@ -2,9 +2,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use prela::{ExportResult, SpanData, SpanExporter};
+use prela_testkit::{Capture, Collect};
 
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     let map: HashMap<String, String> = vars
@@ -12,16 +12,6 @@ fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync +
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     move |k| map.get(k).cloned()
-}
-
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanExporter for Collect {
-    fn export(&self, batch: &[SpanData]) -> ExportResult {
-        self.0.lock().unwrap().extend_from_slice(batch);
-        ExportResult::Success
-    }
 }
 
 #[test]
@@ -314,36 +304,6 @@ impl SpanExporter for Failing {
     }
 }
 
-/// Collects the messages of `tracing` events.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Msg(String);
-        impl tracing::field::Visit for Msg {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
-                }
-            }
-        }
-        let mut m = Msg(String::new());
-        event.record(&mut m);
-        self.0.lock().unwrap().push(m.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[test]
 fn the_guard_says_in_one_line_what_was_not_exported() {
     let capture = Capture::default();
@@ -359,7 +319,7 @@ fn the_guard_says_in_one_line_what_was_not_exported() {
         }
         drop(guard);
     });
-    let lines = capture.0.lock().unwrap().clone();
+    let lines: Vec<String> = capture.events().into_iter().map(|e| e.message).collect();
     let shutdown: Vec<&String> = lines.iter().filter(|l| l.contains("at shutdown")).collect();
     assert_eq!(shutdown.len(), 1, "{lines:?}");
     assert!(

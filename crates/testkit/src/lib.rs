@@ -5,6 +5,8 @@
 //!   next [`Reply`] of its script and records what it received.
 //! - [`Pki`]: a CA and certificates made with rcgen, written to a temporary
 //!   directory as PEM files.
+//! - [`Collect`]: a span processor and exporter that keeps what it gets.
+//! - [`Capture`]: a `tracing` subscriber that keeps the events it sees.
 #![forbid(unsafe_code)]
 #![allow(
     missing_docs,
@@ -492,4 +494,97 @@ impl Pki {
             ..self.server.clone()
         }
     }
+}
+
+/// Keeps every span it receives, as a processor or as an exporter.
+#[derive(Clone, Default)]
+pub struct Collect(pub Arc<Mutex<Vec<prela_core::SpanData>>>);
+
+impl Collect {
+    /// Takes what was collected so far.
+    pub fn take(&self) -> Vec<prela_core::SpanData> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// A copy of what was collected so far.
+    pub fn spans(&self) -> Vec<prela_core::SpanData> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl prela_core::SpanProcessor for Collect {
+    fn on_end(&self, span: prela_core::SpanData) {
+        self.0.lock().unwrap().push(span);
+    }
+    fn force_flush(&self, _: std::time::Instant) -> Result<(), prela_core::ExportError> {
+        Ok(())
+    }
+    fn shutdown(&self, _: std::time::Instant) -> Result<(), prela_core::ExportError> {
+        Ok(())
+    }
+}
+
+impl prela_core::SpanExporter for Collect {
+    fn export(&self, batch: &[prela_core::SpanData]) -> prela_core::ExportResult {
+        self.0.lock().unwrap().extend_from_slice(batch);
+        prela_core::ExportResult::Success
+    }
+}
+
+/// One `tracing` event as [`Capture`] saw it.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    pub target: String,
+    pub level: String,
+    /// The `message` field, `Debug`-formatted without quotes where it was
+    /// text.
+    pub message: String,
+    /// Every field as `name=value ` (`Debug` formatting), message included.
+    pub fields: String,
+}
+
+/// A `tracing` subscriber keeping every event (use with
+/// `tracing::subscriber::with_default`).
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<Mutex<Vec<Captured>>>);
+
+impl Capture {
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Captured> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Visit(String, String);
+        impl tracing::field::Visit for Visit {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                let text = format!("{v:?}");
+                if f.name() == "message" {
+                    self.1 = text.clone();
+                }
+                self.0.push_str(&format!("{}={text} ", f.name()));
+            }
+        }
+        let mut v = Visit(String::new(), String::new());
+        event.record(&mut v);
+        let m = event.metadata();
+        self.0.lock().unwrap().push(Captured {
+            target: m.target().to_owned(),
+            level: m.level().to_string(),
+            message: v.1,
+            fields: v.0,
+        });
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }

@@ -1,44 +1,13 @@
 //! The logging exporter: one `tracing` event per span, with its fields.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use prela_core::{
     KeyValue, SpanContext, SpanData, SpanExporter, SpanId, SpanType, Status, TraceFlags, TraceId,
 };
+use prela_testkit::Capture;
 use prela_tracing::LogExporter;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<(String, String, String)>>>);
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, e: &tracing::Event<'_>) {
-        struct V(String);
-        impl tracing::field::Visit for V {
-            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={v:?} ", f.name()));
-            }
-        }
-        let mut v = V(String::new());
-        e.record(&mut v);
-        let m = e.metadata();
-        self.0
-            .lock()
-            .unwrap()
-            .push((m.target().to_owned(), m.level().to_string(), v.0));
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
 
 #[test]
 fn one_event_per_span_at_the_chosen_level() {
@@ -60,9 +29,9 @@ fn one_event_per_span_at_the_chosen_level() {
                 .is_success()
         );
     });
-    let got = capture.0.lock().unwrap().clone();
+    let got = capture.events();
     assert_eq!(got.len(), 2);
-    let (target, level, fields) = &got[0];
+    let (target, level, fields) = (&got[0].target, &got[0].level, &got[0].fields);
     assert_eq!((target.as_str(), level.as_str()), ("prela::span", "WARN"));
     for want in [
         "trace_id=00000000000000000000000000000abc",

@@ -431,26 +431,6 @@ fn an_empty_queue_reserves_nothing_up_front() {
     assert_eq!((s.exported, s.queue_capacity), (10, 1 << 40));
 }
 
-/// Counts `tracing` events on this thread.
-#[derive(Clone, Default)]
-struct Events(Arc<AtomicUsize>);
-
-impl tracing::Subscriber for Events {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[test]
 fn drops_are_reported_at_most_once_per_interval_not_per_span() {
     let (g, entered, release) = gate();
@@ -459,7 +439,7 @@ fn drops_are_reported_at_most_once_per_interval_not_per_span() {
         .max_export_batch_size(5)
         .build()
         .unwrap();
-    let events = Events::default();
+    let events = prela_testkit::Capture::default();
     tracing::subscriber::with_default(events.clone(), || {
         for i in 0..5 {
             p.on_end(span(i));
@@ -470,11 +450,7 @@ fn drops_are_reported_at_most_once_per_interval_not_per_span() {
         }
     });
     assert_eq!(p.stats().dropped_queue_full, 50_000 - 15);
-    assert_eq!(
-        events.0.load(Ordering::SeqCst),
-        1,
-        "one message for 49,985 drops"
-    );
+    assert_eq!(events.events().len(), 1, "one message for 49,985 drops");
     drop(release);
     let _ = p.shutdown(secs(5));
     assert_accounted(&p.stats());
