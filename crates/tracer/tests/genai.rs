@@ -2,26 +2,10 @@
 //! content capture off by default.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use prela_testkit::Collect;
 
-use prela_core::{ExportError, SpanData, SpanProcessor, SpanType, Value};
+use prela_core::{SpanData, SpanType, Value};
 use prela_tracer::Tracer;
-
-#[derive(Default, Clone)]
-struct Collect(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanProcessor for Collect {
-    fn on_end(&self, span: SpanData) {
-        self.0.lock().unwrap().push(span);
-    }
-    fn force_flush(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-    fn shutdown(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-}
 
 fn run(capture: bool) -> Vec<SpanData> {
     let c = Collect::default();

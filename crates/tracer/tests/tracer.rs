@@ -1,35 +1,13 @@
 //! The tracer through its public API, with a processor that collects spans.
 #![allow(clippy::unwrap_used)]
 
+use prela_testkit::Collect;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use prela_context::{Context, FutureExt, propagation};
-use prela_core::{ExportError, SpanData, SpanId, SpanProcessor, SpanType, Status, Value};
+use prela_core::{SpanData, SpanId, SpanType, Status, Value};
 use prela_sampling::{AlwaysOff, AlwaysOn};
 use prela_tracer::{SpanLimits, Tracer};
-
-#[derive(Default, Clone)]
-struct Collect(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanProcessor for Collect {
-    fn on_end(&self, span: SpanData) {
-        self.0.lock().unwrap().push(span);
-    }
-    fn force_flush(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-    fn shutdown(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-}
-
-impl Collect {
-    fn take(&self) -> Vec<SpanData> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
 
 fn tracer() -> (Tracer, Collect) {
     let c = Collect::default();

@@ -1,30 +1,14 @@
 //! The layer through `tracing`'s public API.
 #![allow(clippy::unwrap_used)]
 
+use prela_testkit::Collect;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use prela_core::{ExportError, SpanData, SpanId, SpanProcessor, SpanType, Status, Value};
+use prela_core::{SpanData, SpanId, SpanType, Status, Value};
 use prela_tracer::Tracer;
 use prela_tracing::PrelaLayer;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Default, Clone)]
-struct Collect(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanProcessor for Collect {
-    fn on_end(&self, span: SpanData) {
-        self.0.lock().unwrap().push(span);
-    }
-    fn force_flush(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-    fn shutdown(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-}
 
 fn setup() -> (Tracer, Collect, impl tracing::Subscriber + Send + Sync) {
     let c = Collect::default();

@@ -1,29 +1,15 @@
 //! The redacting processor: secrets never reach the processor behind it.
 #![allow(clippy::unwrap_used)]
 
+use prela_testkit::Collect;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use prela_core::{
-    Event, ExportError, KeyValue, SpanContext, SpanData, SpanId, SpanProcessor, Status, TraceFlags,
-    TraceId, Value,
+    Event, KeyValue, SpanContext, SpanData, SpanId, SpanProcessor, Status, TraceFlags, TraceId,
+    Value,
 };
 use prela_transport::{RedactionRules, Redactor};
-
-#[derive(Default, Clone)]
-struct Collect(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanProcessor for Collect {
-    fn on_end(&self, span: SpanData) {
-        self.0.lock().unwrap().push(span);
-    }
-    fn force_flush(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-    fn shutdown(&self, _: Instant) -> Result<(), ExportError> {
-        Ok(())
-    }
-}
 
 const KEY: &str = "sk-proj-9f8e7d6c5b4a39281706";
 
