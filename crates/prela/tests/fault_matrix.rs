@@ -294,3 +294,209 @@ fn collector_killed_mid_run_and_restarted() {
         .unwrap_or(0);
     assert!(after >= 80, "the spans after the restart arrived: {after}");
 }
+
+/// The rotel collector from the peer environment (`cargo xtask test`
+/// installs it); `None` when absent, which `PRELA_REQUIRE_PEERS=1` forbids.
+fn rotel() -> Option<std::path::PathBuf> {
+    let lib =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/venv/lib");
+    let found = std::fs::read_dir(lib).ok().and_then(|d| {
+        d.flatten().find_map(|e| {
+            let p = e.path().join("site-packages/rotel/rotel-agent");
+            p.exists().then_some(p)
+        })
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("PRELA_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "rotel is required: run `cargo xtask test`"
+        );
+        eprintln!("skipped: no rotel collector");
+    }
+    found
+}
+
+struct RotelProcess(std::process::Child);
+
+impl Drop for RotelProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_rotel(
+    bin: &std::path::Path,
+    http: u16,
+    grpc: u16,
+    forward: &str,
+    log: &std::path::Path,
+) -> RotelProcess {
+    let child = std::process::Command::new(bin)
+        .args([
+            "start",
+            "--otlp-http-endpoint",
+            &format!("127.0.0.1:{http}"),
+        ])
+        .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+        .args([
+            "--exporter",
+            "otlp",
+            "--otlp-exporter-endpoint",
+            forward,
+            "--otlp-exporter-protocol",
+            "http",
+        ])
+        .args(["--batch-timeout", "20ms"])
+        .arg("--log-file")
+        .arg(log)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
+        assert!(Instant::now() < deadline, "rotel did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    RotelProcess(child)
+}
+
+fn spans_received(server: &ScriptedServer) -> usize {
+    span_names_received(server).len()
+}
+
+fn span_names_received(server: &ScriptedServer) -> Vec<String> {
+    server
+        .received()
+        .iter()
+        .filter_map(|r| {
+            let body = if r
+                .headers
+                .get("content-encoding")
+                .is_some_and(|v| v == "gzip")
+            {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2_free::GzDecoder::new(r.body.as_slice()),
+                    &mut out,
+                )
+                .ok()?;
+                out
+            } else {
+                r.body.clone()
+            };
+            prela::otlp::decode_request(&body).ok()
+        })
+        .flat_map(|q| {
+            q.resource_spans
+                .into_iter()
+                .flat_map(|x| x.scope_spans)
+                .flat_map(|x| x.spans)
+                .map(|sp| sp.name)
+        })
+        .collect()
+}
+
+/// gzip decoding without a direct flate2 dependency here.
+mod flate2_free {
+    pub(crate) use prela_testkit::GzDecoder;
+}
+
+#[test]
+fn rotel_down_from_the_start_then_killed_and_restarted() {
+    let Some(bin) = rotel() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let receiver = ScriptedServer::start(vec![]);
+    let (http, grpc) = (closed_port(), closed_port());
+    let url = format!("http://127.0.0.1:{http}");
+    let rotel_proc = std::sync::Mutex::new(None::<RotelProcess>);
+    let o = run(otlp(&url), |i| match i {
+        // Down for the first 40 spans, up from 40 to 100, killed at 100,
+        // back from 140.
+        40 | 140 => {
+            *rotel_proc.lock().unwrap() = Some(start_rotel(
+                &bin,
+                http,
+                grpc,
+                &receiver.url(),
+                &tmp.path().join("rotel.log"),
+            ))
+        }
+        100 => drop(rotel_proc.lock().unwrap().take()),
+        _ => {}
+    });
+    check("rotel down, killed, restarted", &o);
+    // Every span produced after the restart reaches the receiver; spans in
+    // rotel's own buffer when it was killed are rotel's loss, not ours.
+    let after_restart: Vec<String> = (140..SPANS).map(|i| format!("s{i}")).collect();
+    let all_arrived = |names: &[String]| after_restart.iter().all(|n| names.contains(n));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !all_arrived(&span_names_received(&receiver)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let names = span_names_received(&receiver);
+    eprintln!(
+        "rotel forwarded {} of the {} spans it accepted",
+        names.len(),
+        o.stats.exported
+    );
+    assert!(
+        o.stats.exported >= 60,
+        "spans sent while rotel was up were exported: {}",
+        o.stats.exported
+    );
+    assert!(
+        all_arrived(&names),
+        "every span produced after the restart arrived"
+    );
+}
+
+/// Peak resident memory of this process, from /proc (kB).
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_outage_does_not_grow_memory() {
+    // 200,000 spans of 1 KiB into a dead collector with the default queue:
+    // memory is bounded by the queue, not by the spans produced.
+    let before = peak_rss_kb();
+    let p = Arc::new(
+        BatchProcessor::builder(otlp(&format!("http://127.0.0.1:{}", closed_port())))
+            .build()
+            .unwrap(),
+    );
+    let tracer = Tracer::builder().shared_processor(p.clone()).build();
+    let blob = "x".repeat(1024);
+    for i in 0..200_000u32 {
+        let mut s = tracer.span_builder("llm.call").start();
+        s.set_attribute("payload", blob.clone());
+        s.set_attribute("i", i);
+        s.end();
+    }
+    let grew_mb = (peak_rss_kb().saturating_sub(before)) / 1024;
+    let t = Instant::now();
+    let r = tracer.shutdown(Instant::now() + Duration::from_secs(2));
+    assert!(t.elapsed() < Duration::from_secs(3));
+    let s = p.stats();
+    eprintln!(
+        "outage: 200,000 spans produced ({} MiB of payload), peak RSS grew {grew_mb} MiB; dropped {} failed {}",
+        200_000 / 1024,
+        s.dropped(),
+        s.failed
+    );
+    assert!(r.is_err());
+    assert_eq!(s.received, s.exported + s.dropped() + s.failed);
+    assert!(
+        grew_mb < 64,
+        "peak RSS grew {grew_mb} MiB for 195 MiB of spans"
+    );
+}

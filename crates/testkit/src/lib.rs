@@ -496,6 +496,9 @@ impl Pki {
     }
 }
 
+/// gzip decoding for tests that read compressed bodies.
+pub use flate2::read::GzDecoder;
+
 /// Keeps every span it receives, as a processor or as an exporter.
 #[derive(Clone, Default)]
 pub struct Collect(pub Arc<Mutex<Vec<prela_core::SpanData>>>);
