@@ -362,10 +362,6 @@ fn start_rotel(
     RotelProcess(child)
 }
 
-fn spans_received(server: &ScriptedServer) -> usize {
-    span_names_received(server).len()
-}
-
 fn span_names_received(server: &ScriptedServer) -> Vec<String> {
     server
         .received()
