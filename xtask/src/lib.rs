@@ -363,6 +363,30 @@ pub fn fuzz(seconds: u64) -> bool {
     ok
 }
 
+/// Runs the soak test in release mode for `seconds`: 4 producers against a
+/// collector cycling through healthy, 503s, slow answers and resets.
+pub fn soak(seconds: u64) -> bool {
+    let mut gates = Vec::new();
+    run(
+        &mut gates,
+        &format!("soak ({seconds} s)"),
+        Command::new(cargo())
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "prela",
+                "--all-features",
+                "--test",
+                "soak",
+                "--",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("PRELA_SOAK_SECS", seconds.to_string()),
+    )
+}
+
 /// Every CI gate, in order, with timings. `true` if all passed.
 pub fn test() -> bool {
     let mut gates = Vec::new();

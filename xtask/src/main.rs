@@ -9,6 +9,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   release <version> [--dry-run] bump versions, move the changelog, package, publish leaves first, tag
   examples                     run every example (the OTLP one against a rotel collector)
   fuzz [seconds]               run every fuzz target (default 60 s each; cargo-fuzz on stable)
+  soak [seconds]               release-mode soak against a collector that keeps failing (default 60 s)
   peers                        install the interop peers under target/peers";
 
 fn main() -> ExitCode {
@@ -31,6 +32,15 @@ fn main() -> ExitCode {
             Ok(n) => xtask::fuzz(n)
                 .then_some(())
                 .ok_or_else(|| "a fuzz target failed".to_owned()),
+            Err(_) => Err(format!("not a number of seconds: {secs:?}")),
+        },
+        ["soak"] => xtask::soak(60)
+            .then_some(())
+            .ok_or_else(|| "the soak failed".to_owned()),
+        ["soak", secs] => match secs.parse() {
+            Ok(n) => xtask::soak(n)
+                .then_some(())
+                .ok_or_else(|| "the soak failed".to_owned()),
             Err(_) => Err(format!("not a number of seconds: {secs:?}")),
         },
         ["peers"] => xtask::peers(&mut Vec::new())

@@ -109,6 +109,8 @@ struct ScriptState {
     default: Reply,
     /// A header every request must carry, else 401 (a gateway's key check).
     require: Option<(String, String)>,
+    /// Keep request bodies (off for soak runs, to measure the client).
+    keep_bodies: bool,
 }
 
 type Script = Arc<Mutex<ScriptState>>;
@@ -176,13 +178,17 @@ async fn answer(
         .await
         .map(|c| c.to_bytes().to_vec())
         .unwrap_or_default();
-    received.lock().unwrap().push(Received {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        version: parts.version,
-        headers: parts.headers,
-        body,
-    });
+    // With bodies forgotten (soak runs) nothing is kept per request, so the
+    // receiver's memory stays flat and the client's can be measured.
+    if script.lock().unwrap().keep_bodies {
+        received.lock().unwrap().push(Received {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            version: parts.version,
+            headers: parts.headers,
+            body,
+        });
+    }
     let mut reply = {
         let mut s = script.lock().unwrap();
         let authorised = match &s.require {
@@ -315,6 +321,7 @@ impl ScriptedServer {
             queue: script.into(),
             default,
             require: None,
+            keep_bodies: true,
         }));
         let received = Arc::new(Mutex::new(Vec::new()));
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -389,6 +396,11 @@ impl ScriptedServer {
     /// script is consulted.
     pub fn require_header(&self, name: &str, value: &str) {
         self.script.lock().unwrap().require = Some((name.to_owned(), value.to_owned()));
+    }
+
+    /// Stops recording requests (for soak runs, whose memory is measured).
+    pub fn forget_bodies(&self) {
+        self.script.lock().unwrap().keep_bodies = false;
     }
 
     /// Adds replies to the end of the script.
@@ -530,6 +542,16 @@ impl prela_core::SpanProcessor for Collect {
 impl prela_core::SpanExporter for Collect {
     fn export(&self, batch: &[prela_core::SpanData]) -> prela_core::ExportResult {
         self.0.lock().unwrap().extend_from_slice(batch);
+        prela_core::ExportResult::Success
+    }
+}
+
+/// An exporter that accepts and forgets everything.
+#[derive(Clone, Copy, Default)]
+pub struct Discard;
+
+impl prela_core::SpanExporter for Discard {
+    fn export(&self, _: &[prela_core::SpanData]) -> prela_core::ExportResult {
         prela_core::ExportResult::Success
     }
 }
