@@ -88,7 +88,7 @@ fn soak() {
     let mut rss = Vec::new();
     let mut i = 0;
     while start.elapsed() < Duration::from_secs(secs) {
-        server.push(vec![phase(i); 400]);
+        server.set_default(phase(i));
         std::thread::sleep(Duration::from_secs(2));
         i += 1;
         rss.push(rss_kb());
@@ -110,7 +110,7 @@ fn soak() {
     for h in producers {
         h.join().unwrap();
     }
-    server.push(vec![Reply::status(200); 10_000]);
+    server.set_default(Reply::status(200));
     let t = Instant::now();
     let _ = tracer.shutdown(Instant::now() + Duration::from_secs(10));
     let shutdown = t.elapsed();

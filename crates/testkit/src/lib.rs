@@ -398,6 +398,11 @@ impl ScriptedServer {
         self.script.lock().unwrap().require = Some((name.to_owned(), value.to_owned()));
     }
 
+    /// Changes the reply for requests past the script.
+    pub fn set_default(&self, reply: Reply) {
+        self.script.lock().unwrap().default = reply;
+    }
+
     /// Stops recording requests (for soak runs, whose memory is measured).
     pub fn forget_bodies(&self) {
         self.script.lock().unwrap().keep_bodies = false;
