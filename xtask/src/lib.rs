@@ -363,8 +363,9 @@ pub fn fuzz(seconds: u64) -> bool {
     ok
 }
 
-/// Runs the soak test in release mode for `seconds`: 4 producers against a
-/// collector cycling through healthy, 503s, slow answers and resets.
+/// Runs the soak test in release mode for `seconds`: a steady rate from 4
+/// producers to a collector stopped and started every minute; RSS, threads
+/// and file descriptors must stay flat.
 pub fn soak(seconds: u64) -> bool {
     let mut gates = Vec::new();
     run(

@@ -9,7 +9,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   release <version> [--dry-run] bump versions, move the changelog, package, publish leaves first, tag
   examples                     run every example (the OTLP one against a rotel collector)
   fuzz [seconds]               run every fuzz target (default 60 s each; cargo-fuzz on stable)
-  soak [seconds]               release-mode soak against a collector that keeps failing (default 60 s)
+  soak [--minutes N | seconds] release-mode soak: steady rate, the collector stopped and started every minute
   peers                        install the interop peers under target/peers";
 
 fn main() -> ExitCode {

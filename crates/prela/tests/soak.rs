@@ -1,62 +1,64 @@
-//! Soak: sustained traffic through a collector that keeps changing its
-//! mind. Run by `cargo xtask soak [seconds]` (release mode); ignored in the
-//! ordinary test run for its length.
+//! Soak: a steady rate of spans through the OTLP pipeline to a collector
+//! that is stopped and started every minute (up 50 s, down 10 s). RSS,
+//! threads and open file descriptors must stay flat and the accounting
+//! exact. Run by `cargo xtask soak --minutes N` (release mode); ignored in
+//! the ordinary test run for its length.
 #![cfg(feature = "otlp")]
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prela::Tracer;
 use prela::otlp::OtlpExporter;
 use prela::transport::BatchProcessor;
-use prela_testkit::{Reply, ScriptedServer};
+use prela_testkit::ScriptedServer;
 
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+/// (RSS kB, threads, open file descriptors) of this process.
+fn sample() -> (u64, u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
+    (field("VmRSS:"), field("Threads:"), fds)
+}
+
+fn receiver(addr: Option<std::net::SocketAddr>) -> ScriptedServer {
+    let s = match addr {
+        Some(a) => ScriptedServer::start_on(a, vec![]),
+        None => ScriptedServer::start(vec![]),
+    };
+    s.forget_bodies(); // measure the SDK, not the receiver
+    s
 }
 
 #[test]
-#[ignore = "long: run with `cargo xtask soak [seconds]`"]
+#[ignore = "long: run with `cargo xtask soak --minutes N`"]
 fn soak() {
     let secs: u64 = std::env::var("PRELA_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
-    // Phases of 2 s: healthy, 503s, healthy, slow answers, healthy, resets.
-    let phase = |i: usize| match i % 6 {
-        1 => Reply::status(503),
-        3 => Reply::Delay(Duration::from_millis(800), Box::new(Reply::status(200))),
-        5 => Reply::Reset,
-        _ => Reply::status(200),
-    };
-    let server = ScriptedServer::start(vec![]);
-    server.forget_bodies(); // measure the SDK, not the receiver
+        .unwrap_or(60);
+    let first = receiver(None);
+    let addr = first.addr();
+    let collector = Mutex::new(Some(first));
     let exporter = OtlpExporter::builder()
-        .base_endpoint(server.url())
-        .timeout(Duration::from_millis(500))
+        .base_endpoint(format!("http://{addr}"))
+        .timeout(Duration::from_secs(1))
         .env(|_| None)
         .build()
         .unwrap();
-    let exporter: Box<dyn prela::SpanExporter> = if std::env::var_os("PRELA_SOAK_DISCARD").is_some()
-    {
-        Box::new(prela_testkit::Discard)
-    } else {
-        Box::new(exporter)
-    };
     let p = Arc::new(
         BatchProcessor::builder(exporter)
-            .scheduled_delay(Duration::from_millis(100))
-            .retry(Duration::from_millis(10), Duration::from_millis(200), 3)
-            .export_timeout(Duration::from_secs(2))
+            .scheduled_delay(Duration::from_millis(200))
             .build()
             .unwrap(),
     );
@@ -70,6 +72,9 @@ fn soak() {
         .map(|_| {
             let (t, stop, produced) = (tracer.clone(), stop.clone(), produced.clone());
             std::thread::spawn(move || {
+                // A steady ~4,000 spans/s per thread: a trace of 21 every 5 ms.
+                let start = Instant::now();
+                let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let root = t.agent("soak").start();
                     for _ in 0..20 {
@@ -79,66 +84,85 @@ fn soak() {
                     }
                     drop(root);
                     produced.fetch_add(21, Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(2));
+                    n += 1;
+                    let due = start + Duration::from_millis(5 * n);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
                 }
             })
         })
         .collect();
     let start = Instant::now();
-    let mut rss = Vec::new();
-    let mut i = 0;
+    let mut samples: Vec<(u64, u64, u64)> = Vec::new();
     while start.elapsed() < Duration::from_secs(secs) {
-        server.set_default(phase(i));
         std::thread::sleep(Duration::from_secs(2));
-        i += 1;
-        rss.push(rss_kb());
+        let second_of_minute = start.elapsed().as_secs() % 60;
+        let mut c = collector.lock().unwrap();
+        match (second_of_minute >= 50, c.is_some()) {
+            (true, true) => drop(c.take()),                    // stopped
+            (false, false) => *c = Some(receiver(Some(addr))), // started again
+            _ => {}
+        }
+        drop(c);
+        let (rss, threads, fds) = sample();
+        samples.push((rss, threads, fds));
         let s = p.stats();
-        eprintln!(
-            "t={:>4}s produced {} exported {} dropped {} failed {} retries {} queued {} rss {} MiB",
-            start.elapsed().as_secs(),
-            produced.load(Ordering::Relaxed),
-            s.exported,
-            s.dropped(),
-            s.failed,
-            s.retries,
-            s.queued,
-            rss.last().copied().unwrap_or(0) / 1024
-        );
+        if samples.len() % 5 == 0 {
+            eprintln!(
+                "t={:>4}s produced {} exported {} dropped {} failed {} queued {} rss {} MiB threads {threads} fds {fds}",
+                start.elapsed().as_secs(),
+                produced.load(Ordering::Relaxed),
+                s.exported,
+                s.dropped(),
+                s.failed,
+                s.queued,
+                rss / 1024
+            );
+        }
         assert!(s.queued <= s.queue_capacity);
     }
     stop.store(true, Ordering::Relaxed);
     for h in producers {
         h.join().unwrap();
     }
-    server.set_default(Reply::status(200));
+    if collector.lock().unwrap().is_none() {
+        *collector.lock().unwrap() = Some(receiver(Some(addr)));
+    }
     let t = Instant::now();
-    let _ = tracer.shutdown(Instant::now() + Duration::from_secs(10));
+    let r = tracer.shutdown(Instant::now() + Duration::from_secs(10));
     let shutdown = t.elapsed();
     let s = p.stats();
+    let warm = samples.len() / 5;
+    let range = |f: fn(&(u64, u64, u64)) -> u64| {
+        let v: Vec<u64> = samples[warm..].iter().map(f).collect();
+        (
+            v.iter().min().copied().unwrap_or(0),
+            v.iter().max().copied().unwrap_or(0),
+        )
+    };
+    let (rss, threads, fds) = (range(|x| x.0), range(|x| x.1), range(|x| x.2));
     eprintln!(
-        "soak {secs}s: produced {}, exported {} ({:.1}%), dropped {}, failed {}, retries {}; shutdown {:?}; RSS {}..{} MiB",
-        produced.load(Ordering::Relaxed),
+        "soak {secs}s: produced {}, exported {} ({:.2}%), dropped {}, failed {}, retries {}; shutdown {:?} ({}); after warm-up RSS {}..{} MiB, threads {}..{}, fds {}..{}",
+        s.received,
         s.exported,
         100.0 * s.exported as f64 / s.received.max(1) as f64,
         s.dropped(),
         s.failed,
         s.retries,
         shutdown,
-        rss.iter().min().copied().unwrap_or(0) / 1024,
-        rss.iter().max().copied().unwrap_or(0) / 1024
+        if r.is_ok() { "Ok" } else { "reported losses" },
+        rss.0 / 1024,
+        rss.1 / 1024,
+        threads.0,
+        threads.1,
+        fds.0,
+        fds.1
     );
     assert_eq!(s.received, produced.load(Ordering::Relaxed));
     assert_eq!(s.received, s.exported + s.dropped() + s.failed);
     assert!(shutdown < Duration::from_secs(11));
-    // No growth across the run: the second half's peak is within 32 MiB of
-    // the first half's.
-    let half = rss.len() / 2;
-    if half > 0 {
-        let first = rss[..half].iter().max().copied().unwrap_or(0);
-        let second = rss[half..].iter().max().copied().unwrap_or(0);
-        assert!(
-            second <= first + 32 * 1024,
-            "RSS grew from {first} kB to {second} kB"
-        );
-    }
+    assert!(rss.1 <= rss.0 + 32 * 1024, "RSS grew");
+    assert!(threads.1 <= threads.0 + 3, "threads grew");
+    assert!(fds.1 <= fds.0 + 16, "file descriptors grew");
 }
