@@ -37,6 +37,14 @@ fn main() -> ExitCode {
         ["soak"] => xtask::soak(60)
             .then_some(())
             .ok_or_else(|| "the soak failed".to_owned()),
+        ["soak", "--minutes", m] => match m.parse::<u64>() {
+            Ok(n) if n > 0 => xtask::soak(n * 60)
+                .then_some(())
+                .ok_or_else(|| "the soak failed".to_owned()),
+            _ => Err(format!(
+                "--minutes takes a positive whole number, not {m:?}"
+            )),
+        },
         ["soak", secs] => match secs.parse() {
             Ok(n) => xtask::soak(n)
                 .then_some(())
