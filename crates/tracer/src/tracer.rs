@@ -327,39 +327,21 @@ impl SpanBuilder<'_> {
 
     /// Starts the span without making it current.
     pub fn start(self) -> Span {
-        match self.parent {
+        let parent = match self.parent {
             Parent::Current => {
-                let parent =
-                    Context::map_current(|cx| cx.span().filter(|sc| sc.is_valid()).cloned());
-                start(
-                    self.tracer,
-                    self.name,
-                    self.span_type,
-                    parent,
-                    self.attributes,
-                    self.start_time,
-                )
+                Context::map_current(|cx| cx.span().filter(|sc| sc.is_valid()).cloned())
             }
-            Parent::Root => start(
-                self.tracer,
-                self.name,
-                self.span_type,
-                None,
-                self.attributes,
-                self.start_time,
-            ),
-            Parent::Explicit(sc) => {
-                let parent = Some(sc).filter(SpanContext::is_valid);
-                start(
-                    self.tracer,
-                    self.name,
-                    self.span_type,
-                    parent,
-                    self.attributes,
-                    self.start_time,
-                )
-            }
-        }
+            Parent::Root => None,
+            Parent::Explicit(sc) => Some(sc).filter(SpanContext::is_valid),
+        };
+        start(
+            self.tracer,
+            self.name,
+            self.span_type,
+            parent,
+            self.attributes,
+            self.start_time,
+        )
     }
 
     /// Starts the span and makes it current until the guard drops.
