@@ -9,8 +9,6 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -22,86 +20,8 @@ use prela_export_otlp::proto::collector::trace::v1::ExportTraceServiceRequest;
 use prela_export_otlp::proto::common::v1::any_value::Value as Pb;
 use prela_export_otlp::proto::trace::v1::Span;
 use prela_export_otlp::{Compression, OtlpExporter, Protocol};
-use prela_testkit::ScriptedServer;
+use prela_testkit::{Rotel, ScriptedServer, free_port, rotel_binary};
 use prost::Message;
-
-fn rotel_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("PRELA_TEST_ROTEL") {
-        return Some(PathBuf::from(p));
-    }
-    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/venv/lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
-        let p = e.path().join("site-packages/rotel/rotel-agent");
-        p.exists().then_some(p)
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A rotel process on loopback ports; killed when dropped.
-struct Rotel {
-    child: Child,
-    http: u16,
-    grpc: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Rotel {
-    fn start(binary: &PathBuf, forward_to: &str) -> Rotel {
-        let (http, grpc) = (free_port(), free_port());
-        let dir = tempfile::tempdir().unwrap();
-        let log = std::fs::File::create(dir.path().join("rotel.out")).unwrap();
-        let child = Command::new(binary)
-            .args([
-                "start",
-                "--otlp-http-endpoint",
-                &format!("127.0.0.1:{http}"),
-            ])
-            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
-            .args(["--exporter", "otlp", "--otlp-exporter-endpoint", forward_to])
-            .args([
-                "--otlp-exporter-protocol",
-                "http",
-                "--otlp-exporter-compression",
-                "none",
-            ])
-            .args(["--batch-timeout", "50ms"])
-            .arg("--log-file")
-            .arg(dir.path().join("rotel.log"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let rotel = Rotel {
-            child,
-            http,
-            grpc,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for port in [http, grpc] {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "rotel did not listen on {port}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        rotel
-    }
-}
-
-impl Drop for Rotel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A research-agent trace: root agent, an LLM call, a tool, a retrieval and
 /// a failing tool, with every attribute type and events.
@@ -203,7 +123,15 @@ fn rotel_receives_every_span_over_each_protocol() {
         return;
     };
     let receiver = ScriptedServer::start(vec![]);
-    let rotel = Rotel::start(&rotel_bin, &receiver.url());
+    let (http, grpc) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let _rotel = Rotel::start(
+        &rotel_bin,
+        http,
+        grpc,
+        &receiver.url(),
+        &dir.path().join("rotel.log"),
+    );
     let cases = [
         (Protocol::HttpProtobuf, Compression::None),
         (Protocol::HttpProtobuf, Compression::Gzip),
@@ -215,8 +143,8 @@ fn rotel_receives_every_span_over_each_protocol() {
     for (i, (protocol, compression)) in cases.into_iter().enumerate() {
         let trace = 0x1000 + i as u128;
         let endpoint = match protocol {
-            Protocol::Grpc => format!("http://127.0.0.1:{}", rotel.grpc),
-            _ => format!("http://127.0.0.1:{}/v1/traces", rotel.http),
+            Protocol::Grpc => format!("http://127.0.0.1:{}", grpc),
+            _ => format!("http://127.0.0.1:{}/v1/traces", http),
         };
         let exp = OtlpExporter::builder()
             .endpoint(endpoint)

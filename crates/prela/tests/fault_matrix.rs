@@ -298,14 +298,7 @@ fn collector_killed_mid_run_and_restarted() {
 /// The rotel collector from the peer environment (`cargo xtask test`
 /// installs it); `None` when absent, which `PRELA_REQUIRE_PEERS=1` forbids.
 fn rotel() -> Option<std::path::PathBuf> {
-    let lib =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/venv/lib");
-    let found = std::fs::read_dir(lib).ok().and_then(|d| {
-        d.flatten().find_map(|e| {
-            let p = e.path().join("site-packages/rotel/rotel-agent");
-            p.exists().then_some(p)
-        })
-    });
+    let found = prela_testkit::rotel_binary();
     if found.is_none() {
         assert!(
             std::env::var("PRELA_REQUIRE_PEERS").as_deref() != Ok("1"),
@@ -314,52 +307,6 @@ fn rotel() -> Option<std::path::PathBuf> {
         eprintln!("skipped: no rotel collector");
     }
     found
-}
-
-struct RotelProcess(std::process::Child);
-
-impl Drop for RotelProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_rotel(
-    bin: &std::path::Path,
-    http: u16,
-    grpc: u16,
-    forward: &str,
-    log: &std::path::Path,
-) -> RotelProcess {
-    let child = std::process::Command::new(bin)
-        .args([
-            "start",
-            "--otlp-http-endpoint",
-            &format!("127.0.0.1:{http}"),
-        ])
-        .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
-        .args([
-            "--exporter",
-            "otlp",
-            "--otlp-exporter-endpoint",
-            forward,
-            "--otlp-exporter-protocol",
-            "http",
-        ])
-        .args(["--batch-timeout", "20ms"])
-        .arg("--log-file")
-        .arg(log)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
-        assert!(Instant::now() < deadline, "rotel did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    RotelProcess(child)
 }
 
 fn span_names_received(server: &ScriptedServer) -> Vec<String> {
@@ -406,12 +353,12 @@ fn rotel_down_from_the_start_then_killed_and_restarted() {
     let receiver = ScriptedServer::start(vec![]);
     let (http, grpc) = (closed_port(), closed_port());
     let url = format!("http://127.0.0.1:{http}");
-    let rotel_proc = std::sync::Mutex::new(None::<RotelProcess>);
+    let rotel_proc = std::sync::Mutex::new(None::<prela_testkit::Rotel>);
     let o = run(otlp(&url), |i| match i {
         // Down for the first 40 spans, up from 40 to 100, killed at 100,
         // back from 140.
         40 | 140 => {
-            *rotel_proc.lock().unwrap() = Some(start_rotel(
+            *rotel_proc.lock().unwrap() = Some(prela_testkit::Rotel::start(
                 &bin,
                 http,
                 grpc,

@@ -618,3 +618,85 @@ impl tracing::Subscriber for Capture {
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// The rotel collector installed by `cargo xtask test` into
+/// `target/peers/venv`, if it is there (or `PRELA_TEST_ROTEL`).
+pub fn rotel_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PRELA_TEST_ROTEL") {
+        return Some(PathBuf::from(p));
+    }
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/venv/lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|e| {
+        let p = e.path().join("site-packages/rotel/rotel-agent");
+        p.exists().then_some(p)
+    })
+}
+
+/// A rotel process on loopback ports, forwarding over OTLP/HTTP to
+/// `forward_to`; killed when dropped.
+pub struct Rotel(std::process::Child);
+
+impl Rotel {
+    /// Starts rotel receiving on `http` and `grpc` (loopback) and waits
+    /// until both ports listen.
+    pub fn start(
+        binary: &std::path::Path,
+        http: u16,
+        grpc: u16,
+        forward_to: &str,
+        log: &std::path::Path,
+    ) -> Rotel {
+        let out = std::fs::File::create(log.with_extension("out")).unwrap();
+        let child = std::process::Command::new(binary)
+            .args([
+                "start",
+                "--otlp-http-endpoint",
+                &format!("127.0.0.1:{http}"),
+            ])
+            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+            .args([
+                "--exporter",
+                "otlp",
+                "--otlp-exporter-endpoint",
+                forward_to,
+                "--otlp-exporter-protocol",
+                "http",
+            ])
+            .args(["--batch-timeout", "20ms"])
+            .arg("--log-file")
+            .arg(log)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let rotel = Rotel(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        for port in [http, grpc] {
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "rotel did not listen on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        rotel
+    }
+}
+
+impl Drop for Rotel {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
