@@ -1,8 +1,11 @@
 //! Project automation behind `cargo xtask`: the CI gates (`test`),
-//! `codegen`, `release`, and the interop peers. Std and serde_json only.
+//! `codegen`, `release`, `bench`, and the interop peers. Std, serde_json and
+//! flate2 (for the bench chart's PNG).
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool
 
+pub mod bench;
 pub mod codegen;
+pub mod png;
 pub mod release;
 
 use std::path::{Path, PathBuf};

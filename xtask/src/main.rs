@@ -10,7 +10,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   examples                     run every example (the OTLP one against a rotel collector)
   fuzz [seconds]               run every fuzz target (default 60 s each; cargo-fuzz on stable)
   soak [--minutes N | seconds] release-mode soak: steady rate, the collector stopped and started every minute
-  peers                        install the interop peers under target/peers";
+  peers                        install the interop peers under target/peers
+  bench [--rounds N] [--spans N] [--pace N] [--only w1,w2,...] [--enforce-targets]
+                               Prela vs opentelemetry-rust, release builds, alternate runs;
+                               writes target/bench/results.{json,md} and ratios.png";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +54,9 @@ fn main() -> ExitCode {
                 .ok_or_else(|| "the soak failed".to_owned()),
             Err(_) => Err(format!("not a number of seconds: {secs:?}")),
         },
+        ["bench", rest @ ..] => {
+            xtask::bench::Options::parse(rest).and_then(|o| xtask::bench::run(&xtask::root(), &o))
+        }
         ["peers"] => xtask::peers(&mut Vec::new())
             .then_some(())
             .ok_or_else(|| "peer install failed".to_owned()),

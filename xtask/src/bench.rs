@@ -1,0 +1,935 @@
+//! `cargo xtask bench`: Prela against opentelemetry-rust on one workload.
+//!
+//! Builds the `bench/` workspace in release mode (one binary per SDK and the
+//! loopback receiver), runs every workload with each SDK alternately for a
+//! number of rounds, checks that the numbers add up, and writes
+//! `target/bench/results.{json,md}` and `target/bench/ratios.png`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::png::Canvas;
+
+/// The SDKs compared, in the order of the first round.
+pub const SDKS: [&str; 2] = ["prela", "otel"];
+
+/// Every workload, in report order.
+pub const WORKLOADS: [&str; 7] = ["w1", "w3", "w2", "w2-gzip", "w2-paced", "w4", "reserve"];
+
+/// What to run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// Rounds of every workload with each SDK.
+    pub rounds: u32,
+    /// Spans per run (1,000,000 for the figures in docs/performance.md).
+    pub spans: u64,
+    /// Spans per second for `w2-paced`.
+    pub pace: u64,
+    /// The workloads to run.
+    pub workloads: Vec<String>,
+    /// Fail when a target is missed, not only when numbers do not add up.
+    pub enforce_targets: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rounds: 3,
+            spans: 1_000_000,
+            pace: 50_000,
+            workloads: WORKLOADS.iter().map(|w| (*w).to_owned()).collect(),
+            enforce_targets: false,
+        }
+    }
+}
+
+impl Options {
+    /// Parses `[--rounds N] [--spans N] [--pace N] [--only w1,w2] [--enforce-targets]`.
+    pub fn parse(args: &[&str]) -> Result<Options, String> {
+        let mut o = Options::default();
+        let mut i = 0;
+        while i < args.len() {
+            let flag = args[i];
+            if flag == "--enforce-targets" {
+                o.enforce_targets = true;
+                i += 1;
+                continue;
+            }
+            let value = *args
+                .get(i + 1)
+                .ok_or_else(|| format!("{flag} needs a value"))?;
+            let number =
+                || {
+                    value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("{flag} takes a positive whole number, not {value:?}")
+                    })
+                };
+            match flag {
+                "--rounds" => o.rounds = u32::try_from(number()?).map_err(|e| e.to_string())?,
+                "--spans" => {
+                    o.spans = number()?;
+                    if o.spans % 400 != 0 {
+                        return Err(format!(
+                            "--spans must be a multiple of 400 (traces of 100 over 4 producers), not {value}"
+                        ));
+                    }
+                }
+                "--pace" => o.pace = number()?,
+                "--only" => {
+                    o.workloads = value.split(',').map(str::to_owned).collect();
+                    if let Some(bad) = o
+                        .workloads
+                        .iter()
+                        .find(|w| !WORKLOADS.contains(&w.as_str()))
+                    {
+                        return Err(format!(
+                            "unknown workload {bad:?}; the workloads are {}",
+                            WORKLOADS.join(", ")
+                        ));
+                    }
+                }
+                _ => return Err(format!("unknown option {flag:?}")),
+            }
+            i += 2;
+        }
+        Ok(o)
+    }
+}
+
+struct Receiver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Receiver {
+    fn start(bin: &Path) -> Result<Receiver, String> {
+        let mut child = Command::new(bin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", bin.display()))?;
+        let mut line = String::new();
+        let read = child
+            .stdout
+            .take()
+            .map(|out| BufReader::new(out).read_line(&mut line));
+        let port = line.trim().parse::<u16>().ok();
+        match (read, port) {
+            (Some(Ok(_)), Some(port)) => Ok(Receiver { child, port }),
+            _ => {
+                let _ = child.kill();
+                Err(format!(
+                    "the receiver did not print its port (got {line:?})"
+                ))
+            }
+        }
+    }
+
+    fn call(&self, method: &str, path: &str) -> Result<Value, String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+        .map_err(|e| e.to_string())?;
+        let mut response = String::new();
+        s.read_to_string(&mut response).map_err(|e| e.to_string())?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .ok_or("the receiver's answer has no body")?;
+        serde_json::from_str(body).map_err(|e| format!("receiver stats {body:?}: {e}"))
+    }
+}
+
+fn closed_port() -> Result<u16, String> {
+    // Bound and released: nothing listens there (the kernel hands out
+    // ephemeral ports in sequence, so it is not reused at once).
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+/// Derives the reported figures of one run and checks that they add up:
+/// what arrived (at the receiver or the discarding exporter) plus what was
+/// lost is what was made; nothing arrived twice or malformed; the SDK's own
+/// counters (when it has any) agree with what arrived.
+pub fn derive(
+    workload: &str,
+    sdk: &str,
+    run: &Value,
+    receiver: Option<&Value>,
+) -> Result<Value, String> {
+    let fail = |what: String| Err(format!("{workload} {sdk}: {what}"));
+    if workload == "reserve" {
+        return Ok(json!({
+            "vm_delta": num(run, "vm_delta"),
+            "rss_delta": num(run, "rss_delta"),
+            "queue": num(run, "queue"),
+        }));
+    }
+    let produced = run.get("produced").and_then(Value::as_u64).unwrap_or(0);
+    if produced == 0 {
+        return fail(format!("no spans produced: {run}"));
+    }
+    let delivered = match receiver {
+        Some(r) => {
+            for key in ["bad", "duplicates"] {
+                let n = r.get(key).and_then(Value::as_u64).unwrap_or(u64::MAX);
+                if n != 0 {
+                    return fail(format!("the receiver counted {n} {key} ({r})"));
+                }
+            }
+            if workload == "w4" && r.get("requests").and_then(Value::as_u64) != Some(0) {
+                return fail(format!(
+                    "requests reached the receiver during the outage: {r}"
+                ));
+            }
+            r.get("spans").and_then(Value::as_u64).unwrap_or(u64::MAX)
+        }
+        None => run
+            .get("discarded")
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX),
+    };
+    if delivered > produced {
+        return fail(format!("{delivered} spans delivered of {produced} made"));
+    }
+    let lost = produced - delivered;
+    if let Some(own) = run.get("self_reported_dropped").and_then(Value::as_u64) {
+        if own != lost {
+            return fail(format!(
+                "the SDK says it lost {own} spans; {delivered} of {produced} arrived, so {lost} were lost"
+            ));
+        }
+    }
+    let ok = run
+        .get("shutdown_ok")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let stated = run.get("stated_lost").and_then(Value::as_u64);
+    // Shutdown told the truth if it said success exactly when everything
+    // arrived, and any count it gave is the real one.
+    let truthful = ok == (lost == 0) && stated.is_none_or(|n| n == lost);
+    if sdk == "prela" && !truthful {
+        return fail(format!(
+            "shutdown said ok={ok}, lost={stated:?}, but {lost} of {produced} spans were lost ({})",
+            run.get("shutdown_message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ));
+    }
+    let total_s = num(run, "total_s");
+    Ok(json!({
+        "producer_ns_per_span": num(run, "producer_ns_per_span"),
+        "delivered": delivered,
+        "dropped": lost,
+        "delivered_per_s": delivered as f64 / total_s,
+        "cpu_s_per_million": num(run, "cpu_s") * 1e6 / produced as f64,
+        "peak_rss": num(run, "peak_rss"),
+        "idle_rss": num(run, "idle_rss"),
+        "shutdown_s": num(run, "shutdown_s"),
+        "max_trace_us": num(run, "max_trace_us"),
+        "truthful": truthful,
+        "stated_lost": stated,
+        "shutdown_message": run.get("shutdown_message").cloned().unwrap_or(Value::Null),
+        "produced": produced,
+    }))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.retain(|x| !x.is_nan());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Medians over rounds of each numeric figure; `truthful` is true only if
+/// every round was.
+pub fn summarise(runs: &[Value]) -> Value {
+    let mut out = serde_json::Map::new();
+    let Some(first) = runs.first().and_then(Value::as_object) else {
+        return Value::Object(out);
+    };
+    for (key, v) in first {
+        if v.is_number() {
+            out.insert(
+                key.clone(),
+                json!(median(runs.iter().map(|r| num(r, key)).collect())),
+            );
+        }
+    }
+    if first.contains_key("truthful") {
+        let all = runs
+            .iter()
+            .all(|r| r.get("truthful").and_then(Value::as_bool) == Some(true));
+        out.insert("truthful".into(), json!(all));
+    }
+    out.insert("rounds".into(), json!(runs.len()));
+    Value::Object(out)
+}
+
+/// One target: what it compares and whether it held.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Target {
+    /// What it says, e.g. "W1 producer ns/span <= 0.25x".
+    pub name: String,
+    /// The figure reached (a ratio, or an absolute value).
+    pub value: f64,
+    /// The bound.
+    pub bound: f64,
+    /// Whether `value` is within `bound` (and any side condition holds).
+    pub met: bool,
+    /// The side condition's figures, said plainly.
+    pub detail: String,
+}
+
+fn get(s: &Value, w: &str, sdk: &str, key: &str) -> f64 {
+    s.get(w)
+        .and_then(|x| x.get(sdk))
+        .map_or(f64::NAN, |v| num(v, key))
+}
+
+/// The targets, evaluated on the summary.
+pub fn targets(s: &Value) -> Vec<Target> {
+    let mut t = Vec::new();
+    let ratio = |w: &str, key: &str| get(s, w, "prela", key) / get(s, w, "otel", key);
+    if s.get("w1").is_some() {
+        let r = ratio("w1", "producer_ns_per_span");
+        let dropped = get(s, "w1", "prela", "dropped");
+        t.push(Target {
+            name: "W1 producer ns/span <= 0.25x, 0 dropped".into(),
+            value: r,
+            bound: 0.25,
+            met: r <= 0.25 && dropped == 0.0,
+            detail: format!("{dropped} dropped"),
+        });
+    }
+    if s.get("w3").is_some() {
+        let r = ratio("w3", "producer_ns_per_span");
+        let share = get(s, "w3", "prela", "dropped") / get(s, "w3", "prela", "produced");
+        t.push(Target {
+            name: "W3 aggregate ns/span <= 0.3x, < 1% dropped".into(),
+            value: r,
+            bound: 0.3,
+            met: r <= 0.3 && share < 0.01,
+            detail: format!("{:.2}% dropped", share * 100.0),
+        });
+    }
+    if s.get("w2").is_some() {
+        let r = ratio("w2", "delivered_per_s");
+        t.push(Target {
+            name: "W2 delivered spans/s >= 5x".into(),
+            value: r,
+            bound: 5.0,
+            met: r >= 5.0,
+            detail: String::new(),
+        });
+    }
+    if s.get("w2-paced").is_some() {
+        let r = ratio("w2-paced", "cpu_s_per_million");
+        t.push(Target {
+            name: "W2 paced CPU per span <= 0.2x".into(),
+            value: r,
+            bound: 0.2,
+            met: r <= 0.2,
+            detail: String::new(),
+        });
+    }
+    if s.get("w2-gzip").is_some() {
+        let r = ratio("w2-gzip", "delivered_per_s");
+        t.push(Target {
+            name: "W2 gzip delivered spans/s >= 4x".into(),
+            value: r,
+            bound: 4.0,
+            met: r >= 4.0,
+            detail: String::new(),
+        });
+    }
+    if s.get("w4").is_some() {
+        let shutdown = get(s, "w4", "prela", "shutdown_s");
+        let over = (get(s, "w4", "prela", "peak_rss") - get(s, "w4", "prela", "idle_rss"))
+            / (1024.0 * 1024.0);
+        let max_trace_ms = get(s, "w4", "prela", "max_trace_us") / 1000.0;
+        let truthful = s
+            .get("w4")
+            .and_then(|w| w.get("prela"))
+            .and_then(|p| p.get("truthful"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        t.push(Target {
+            name: "W4 peak RSS <= idle + 10 MiB; shutdown by its 5 s deadline with the count; producer never waits".into(),
+            value: over,
+            bound: 10.0,
+            // A 100-span trace taking 50 ms would mean the producer waited
+            // on the network (connect and retry delays are 100 ms or more).
+            met: over <= 10.0 && shutdown <= 5.1 && truthful && max_trace_ms < 50.0,
+            detail: format!(
+                "{over:.1} MiB over idle; shutdown {shutdown:.2} s, truthful {truthful}; slowest trace {max_trace_ms:.1} ms"
+            ),
+        });
+    }
+    if s.get("reserve").is_some() {
+        let vm = get(s, "reserve", "prela", "vm_delta");
+        let rss = get(s, "reserve", "prela", "rss_delta");
+        let reserved = vm.max(rss) / 1e6;
+        t.push(Target {
+            name: "empty queue of 65,536 reserves < 2 MB".into(),
+            value: reserved,
+            bound: 2.0,
+            met: reserved < 2.0,
+            detail: format!(
+                "virtual {:.2} MB, resident {:.2} MB (opentelemetry: virtual {:.2} MB)",
+                vm / 1e6,
+                rss / 1e6,
+                get(s, "reserve", "otel", "vm_delta") / 1e6
+            ),
+        });
+    }
+    t
+}
+
+/// The rows of the report: (key, label, unit scale, digits).
+const FIGURES: [(&str, &str, f64, usize); 8] = [
+    ("producer_ns_per_span", "producer ns/span", 1.0, 0),
+    ("delivered", "spans delivered", 1.0, 0),
+    ("dropped", "spans dropped", 1.0, 0),
+    ("delivered_per_s", "delivered spans/s", 1.0, 0),
+    ("cpu_s_per_million", "CPU s per million spans", 1.0, 3),
+    ("peak_rss", "peak RSS (MiB)", 1.0 / 1_048_576.0, 1),
+    ("shutdown_s", "shutdown (s)", 1.0, 3),
+    ("max_trace_us", "slowest trace (us)", 1.0, 0),
+];
+
+fn fmt_num(v: f64, digits: usize) -> String {
+    if v.is_nan() {
+        return "-".into();
+    }
+    if digits == 0 {
+        let n = v.round() as i64;
+        let s = n.unsigned_abs().to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if n < 0 { format!("-{out}") } else { out }
+    } else {
+        format!("{v:.digits$}")
+    }
+}
+
+fn fmt_ratio(ours: f64, theirs: f64) -> String {
+    if theirs == 0.0 && ours == 0.0 {
+        "=".into()
+    } else if theirs == 0.0 || ours.is_nan() || theirs.is_nan() {
+        "-".into()
+    } else {
+        format!("{:.2}x", ours / theirs)
+    }
+}
+
+/// The markdown report: one table per workload, then the targets.
+pub fn markdown(summary: &Value, targets: &[Target], options: &Options) -> String {
+    let mut md = String::new();
+    md.push_str(&format!(
+        "Prela vs opentelemetry_sdk + opentelemetry-otlp 0.33: {} spans per run (traces of 100), {} round(s), medians. Ratio = Prela / opentelemetry.\n\n",
+        fmt_num(options.spans as f64, 0),
+        options.rounds
+    ));
+    for w in &options.workloads {
+        let Some(ws) = summary.get(w) else { continue };
+        md.push_str(&format!("### {}\n\n", describe(w, options)));
+        md.push_str("| figure | Prela | opentelemetry | ratio |\n|---|---:|---:|---:|\n");
+        if w == "reserve" {
+            for (key, label) in [
+                ("vm_delta", "virtual memory reserved (MB)"),
+                ("rss_delta", "resident memory added (MB)"),
+            ] {
+                let a = ws.get("prela").map_or(f64::NAN, |v| num(v, key)) / 1e6;
+                let b = ws.get("otel").map_or(f64::NAN, |v| num(v, key)) / 1e6;
+                md.push_str(&format!(
+                    "| {label} | {} | {} | {} |\n",
+                    fmt_num(a, 2),
+                    fmt_num(b, 2),
+                    fmt_ratio(a, b)
+                ));
+            }
+            md.push('\n');
+            continue;
+        }
+        for (key, label, scale, digits) in FIGURES {
+            let a = ws.get("prela").map_or(f64::NAN, |v| num(v, key)) * scale;
+            let b = ws.get("otel").map_or(f64::NAN, |v| num(v, key)) * scale;
+            md.push_str(&format!(
+                "| {label} | {} | {} | {} |\n",
+                fmt_num(a, digits),
+                fmt_num(b, digits),
+                fmt_ratio(a, b)
+            ));
+        }
+        let truth = |sdk: &str| {
+            let v = ws.get(sdk);
+            let t = v.and_then(|v| v.get("truthful")).and_then(Value::as_bool);
+            match t {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "-",
+            }
+        };
+        md.push_str(&format!(
+            "| shutdown told the truth | {} | {} | |\n\n",
+            truth("prela"),
+            truth("otel")
+        ));
+    }
+    md.push_str(
+        "### Targets\n\n| target | reached | bound | met | detail |\n|---|---:|---:|---|---|\n",
+    );
+    for t in targets {
+        md.push_str(&format!(
+            "| {} | {:.3} | {} | {} | {} |\n",
+            t.name,
+            t.value,
+            t.bound,
+            if t.met { "yes" } else { "**no**" },
+            t.detail
+        ));
+    }
+    md
+}
+
+fn describe(w: &str, o: &Options) -> String {
+    match w {
+        "w1" => "W1: one producer, exporter that discards".into(),
+        "w3" => "W3: four producers, exporter that discards".into(),
+        "w2" => "W2: one producer, OTLP/HTTP protobuf to the loopback receiver".into(),
+        "w2-gzip" => "W2 with gzip".into(),
+        "w2-paced" => format!("W2 paced at {} spans/s", fmt_num(o.pace as f64, 0)),
+        "w4" => "W4: OTLP/HTTP to a closed loopback port".into(),
+        "reserve" => "An empty processor with a 65,536-span queue".into(),
+        other => other.into(),
+    }
+}
+
+/// The chart: one bar per target ratio on a log scale around 1x, green
+/// where Prela is ahead of opentelemetry, with the target marked.
+pub fn chart(summary: &Value) -> Canvas {
+    // (label, ours / theirs, target ratio, lower is better)
+    let mut rows: Vec<(String, f64, Option<f64>, bool)> = Vec::new();
+    let ratio = |w: &str, key: &str| get(summary, w, "prela", key) / get(summary, w, "otel", key);
+    let mut add = |label: &str, w: &str, key: &str, target: Option<f64>, lower: bool| {
+        if summary.get(w).is_some() {
+            rows.push((label.to_owned(), ratio(w, key), target, lower));
+        }
+    };
+    add("W1 NS/SPAN", "w1", "producer_ns_per_span", Some(0.25), true);
+    add("W3 NS/SPAN", "w3", "producer_ns_per_span", Some(0.3), true);
+    add("W2 DELIVERED/S", "w2", "delivered_per_s", Some(5.0), false);
+    add(
+        "W2 GZIP DELIVERED/S",
+        "w2-gzip",
+        "delivered_per_s",
+        Some(4.0),
+        false,
+    );
+    add(
+        "W2 PACED CPU/SPAN",
+        "w2-paced",
+        "cpu_s_per_million",
+        Some(0.2),
+        true,
+    );
+    add("W2 PEAK RSS", "w2", "peak_rss", None, true);
+    add("W4 NS/SPAN", "w4", "producer_ns_per_span", None, true);
+    add("W4 PEAK RSS", "w4", "peak_rss", None, true);
+    add("QUEUE 65536 RESERVED", "reserve", "vm_delta", None, true);
+    let (w, row_h, left, right_pad) = (960u32, 34i64, 250i64, 40i64);
+    let h = 70 + row_h * rows.len() as i64 + 40;
+    let mut c = Canvas::new(w, h as u32, [255, 255, 255]);
+    let ink = [30, 30, 30];
+    c.text(
+        16,
+        14,
+        "PRELA / OPENTELEMETRY-RUST (LOG SCALE; GREEN = PRELA AHEAD)",
+        2,
+        ink,
+    );
+    // Log2 axis from 1/64x to 64x.
+    let span = f64::from(w) - left as f64 - right_pad as f64;
+    let x_of = |r: f64| left as f64 + (r.log2().clamp(-6.0, 6.0) + 6.0) / 12.0 * span;
+    let top = 50;
+    let bottom = top + row_h * rows.len() as i64;
+    for k in -6..=6i32 {
+        let x = x_of(2f64.powi(k)) as i64;
+        c.rect(x, top, 1, bottom - top, [225, 225, 225]);
+        let label = if k >= 0 {
+            format!("{}X", 1u64 << k)
+        } else {
+            format!("1/{}", 1u64 << (-k))
+        };
+        c.text(x - 8, bottom + 8, &label, 2, ink);
+    }
+    let one = x_of(1.0) as i64;
+    c.rect(one - 1, top, 2, bottom - top, [90, 90, 90]);
+    for (i, (label, r, target, lower)) in rows.iter().enumerate() {
+        let y = top + row_h * i as i64;
+        c.text(12, y + 10, label, 2, ink);
+        if !r.is_finite() || *r <= 0.0 {
+            c.text(
+                one + 8,
+                y + 10,
+                if *r == 0.0 { "0 (NONE)" } else { "N/A" },
+                2,
+                ink,
+            );
+            continue;
+        }
+        let ahead = if *lower { *r < 1.0 } else { *r > 1.0 };
+        let colour = if ahead { [46, 160, 67] } else { [207, 34, 46] };
+        let x = x_of(*r) as i64;
+        let (x0, x1) = if x < one { (x, one) } else { (one, x) };
+        c.rect(x0, y + 6, (x1 - x0).max(2), row_h - 12, colour);
+        if let Some(t) = target {
+            let tx = x_of(*t) as i64;
+            c.rect(tx - 1, y + 2, 3, row_h - 4, [20, 20, 160]);
+        }
+        let text = format!("{r:.2}X");
+        let tx = (x1 + 6).min(i64::from(c.width()) - 60);
+        c.text(tx, y + 10, &text, 2, ink);
+    }
+    c.text(
+        16,
+        h - 22,
+        "BLUE TICK: TARGET. RATIO = PRELA / OPENTELEMETRY",
+        2,
+        ink,
+    );
+    c
+}
+
+fn run_one(
+    bin: &Path,
+    workload: &str,
+    options: &Options,
+    endpoint: Option<&str>,
+) -> Result<Value, String> {
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--workload",
+        workload,
+        "--spans",
+        &options.spans.to_string(),
+    ]);
+    cmd.args(["--pace", &options.pace.to_string()]);
+    if let Some(e) = endpoint {
+        cmd.args(["--endpoint", e]);
+    }
+    let out = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("run {}: {e}", bin.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "{} --workload {workload} failed ({}): {}{}",
+            bin.display(),
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| format!("{} --workload {workload} printed no result", bin.display()))?;
+    serde_json::from_str(line).map_err(|e| format!("result {line:?}: {e}"))
+}
+
+/// Builds, runs, checks and reports. `Err` when something does not add up
+/// (or, with `enforce_targets`, when a target is missed).
+pub fn run(root: &Path, options: &Options) -> Result<(), String> {
+    let target_dir = root.join("target/bench");
+    println!("==> building bench/ in release mode");
+    let status = Command::new(crate::cargo())
+        .args(["build", "--release", "--locked", "--manifest-path"])
+        .arg(root.join("bench/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .status()
+        .map_err(|e| format!("cargo build: {e}"))?;
+    if !status.success() {
+        return Err("building bench/ failed".into());
+    }
+    let bins = target_dir.join("release");
+    let receiver = Receiver::start(&bins.join("bench-receiver"))?;
+    let live = format!("http://127.0.0.1:{}/v1/traces", receiver.port);
+    let mut runs: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    let mut raw = Vec::new();
+    for round in 0..options.rounds {
+        for w in &options.workloads {
+            let order: Vec<&str> = if round % 2 == 0 {
+                SDKS.to_vec()
+            } else {
+                SDKS.iter().rev().copied().collect()
+            };
+            for sdk in order {
+                let closed;
+                let endpoint = match w.as_str() {
+                    "w2" | "w2-gzip" | "w2-paced" => Some(live.as_str()),
+                    "w4" => {
+                        closed = format!("http://127.0.0.1:{}/v1/traces", closed_port()?);
+                        Some(closed.as_str())
+                    }
+                    _ => None,
+                };
+                receiver.call("POST", "/reset")?;
+                let bin: PathBuf = bins.join(format!("bench-{sdk}"));
+                let result = run_one(&bin, w, options, endpoint)?;
+                let stats = if endpoint.is_some() {
+                    Some(receiver.call("GET", "/stats")?)
+                } else {
+                    None
+                };
+                let derived = derive(w, sdk, &result, stats.as_ref())?;
+                println!("round {} {w:<9} {sdk:<6} {}", round + 1, brief(&derived));
+                raw.push(json!({"round": round + 1, "workload": w, "sdk": sdk, "run": result, "receiver": stats, "derived": derived}));
+                runs.entry((w.clone(), sdk.to_owned()))
+                    .or_default()
+                    .push(derived);
+            }
+        }
+    }
+    let mut summary = serde_json::Map::new();
+    for ((w, sdk), list) in &runs {
+        let entry = summary
+            .entry(w.clone())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(o) = entry.as_object_mut() {
+            o.insert(sdk.clone(), summarise(list));
+        }
+    }
+    let summary = Value::Object(summary);
+    let targets = targets(&summary);
+    let md = markdown(&summary, &targets, options);
+    println!("\n{md}");
+    let results = json!({
+        "spans": options.spans,
+        "rounds": options.rounds,
+        "pace": options.pace,
+        "summary": summary,
+        "targets": targets.iter().map(|t| json!({"name": t.name, "value": t.value, "bound": t.bound, "met": t.met, "detail": t.detail})).collect::<Vec<_>>(),
+        "runs": raw,
+    });
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(target_dir.join(name), bytes)
+            .map_err(|e| format!("write target/bench/{name}: {e}"))
+    };
+    write(
+        "results.json",
+        serde_json::to_string_pretty(&results)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+    )?;
+    write("results.md", md.as_bytes())?;
+    write("ratios.png", &chart(&summary).to_png())?;
+    println!("wrote target/bench/results.json, results.md and ratios.png");
+    let missed: Vec<&str> = targets
+        .iter()
+        .filter(|t| !t.met)
+        .map(|t| t.name.as_str())
+        .collect();
+    if options.enforce_targets && !missed.is_empty() {
+        return Err(format!("targets missed: {}", missed.join("; ")));
+    }
+    Ok(())
+}
+
+fn brief(d: &Value) -> String {
+    if d.get("vm_delta").is_some() {
+        return format!(
+            "reserved {:.2} MB virtual, {:.2} MB resident",
+            num(d, "vm_delta") / 1e6,
+            num(d, "rss_delta") / 1e6
+        );
+    }
+    format!(
+        "{:>6.0} ns/span  delivered {:>8}  dropped {:>8}  {:>9.0}/s  cpu {:.2} s/M  rss {:.1} MiB  shutdown {:.3} s  truthful {}",
+        num(d, "producer_ns_per_span"),
+        d.get("delivered").and_then(Value::as_u64).unwrap_or(0),
+        d.get("dropped").and_then(Value::as_u64).unwrap_or(0),
+        num(d, "delivered_per_s"),
+        num(d, "cpu_s_per_million"),
+        num(d, "peak_rss") / 1_048_576.0,
+        num(d, "shutdown_s"),
+        d.get("truthful").and_then(Value::as_bool).unwrap_or(false)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_json(
+        produced: u64,
+        discarded: u64,
+        ok: bool,
+        stated: Option<u64>,
+        own: Option<u64>,
+    ) -> Value {
+        json!({
+            "produced": produced, "discarded": discarded, "shutdown_ok": ok,
+            "stated_lost": stated, "self_reported_dropped": own,
+            "producer_ns_per_span": 100.0, "total_s": 2.0, "cpu_s": 1.0,
+            "peak_rss": 5e6, "idle_rss": 2e6, "shutdown_s": 0.01, "max_trace_us": 30,
+        })
+    }
+
+    #[test]
+    fn honest_runs_add_up() {
+        let d = derive(
+            "w1",
+            "prela",
+            &run_json(1000, 1000, true, None, Some(0)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(d["dropped"], 0);
+        assert_eq!(d["truthful"], true);
+        assert_eq!(num(&d, "delivered_per_s"), 500.0);
+        assert_eq!(num(&d, "cpu_s_per_million"), 1000.0);
+        let d = derive(
+            "w1",
+            "prela",
+            &run_json(1000, 900, false, Some(100), Some(100)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(d["dropped"], 100);
+    }
+
+    #[test]
+    fn numbers_that_do_not_add_up_fail() {
+        // The SDK's counters disagree with what arrived.
+        let e = derive(
+            "w1",
+            "prela",
+            &run_json(1000, 900, false, Some(100), Some(50)),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.contains("lost 50"), "{e}");
+        // More arrived than was made.
+        assert!(derive("w1", "otel", &run_json(1000, 1001, true, None, None), None).is_err());
+        // Our shutdown claims success while spans were lost.
+        assert!(
+            derive(
+                "w1",
+                "prela",
+                &run_json(1000, 900, true, None, Some(100)),
+                None
+            )
+            .is_err()
+        );
+        // The receiver saw duplicates or malformed requests.
+        let r = json!({"spans": 10, "requests": 1, "bad": 0, "duplicates": 1});
+        assert!(derive("w2", "otel", &run_json(1000, 0, true, None, None), Some(&r)).is_err());
+        // Anything reached the receiver during the outage.
+        let r = json!({"spans": 0, "requests": 1, "bad": 0, "duplicates": 0});
+        assert!(
+            derive(
+                "w4",
+                "prela",
+                &run_json(1000, 0, false, Some(1000), Some(1000)),
+                Some(&r)
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn their_untruthful_shutdown_is_reported_not_fatal() {
+        let d = derive("w1", "otel", &run_json(1000, 900, true, None, None), None).unwrap();
+        assert_eq!(d["truthful"], false);
+        assert_eq!(d["dropped"], 100);
+    }
+
+    #[test]
+    fn medians_and_targets() {
+        let runs = vec![
+            json!({"a": 1.0, "truthful": true}),
+            json!({"a": 5.0, "truthful": false}),
+            json!({"a": 3.0, "truthful": true}),
+        ];
+        let s = summarise(&runs);
+        assert_eq!(s["a"], 3.0);
+        assert_eq!(s["truthful"], false);
+        let summary = json!({
+            "w1": {"prela": {"producer_ns_per_span": 100.0, "dropped": 0.0}, "otel": {"producer_ns_per_span": 500.0}},
+            "w2": {"prela": {"delivered_per_s": 400.0}, "otel": {"delivered_per_s": 100.0}},
+        });
+        let t = targets(&summary);
+        assert_eq!(t.len(), 2);
+        assert!(t[0].met, "{t:?}");
+        assert!((t[0].value - 0.2).abs() < 1e-9);
+        assert!(!t[1].met, "4x is short of 5x");
+        let png = chart(&summary).to_png();
+        assert!(png.len() > 100);
+    }
+
+    #[test]
+    fn options_parse_and_reject() {
+        let o = Options::parse(&["--rounds", "2", "--only", "w1,w4", "--spans", "4000"]).unwrap();
+        assert_eq!((o.rounds, o.spans), (2, 4000));
+        assert_eq!(o.workloads, ["w1", "w4"]);
+        assert!(
+            Options::parse(&["--spans", "1001"])
+                .unwrap_err()
+                .contains("1001")
+        );
+        assert!(
+            Options::parse(&["--only", "w9"])
+                .unwrap_err()
+                .contains("w9")
+        );
+        assert!(Options::parse(&["--rounds"]).is_err());
+    }
+
+    #[test]
+    fn numbers_print_readably() {
+        assert_eq!(fmt_num(1234567.4, 0), "1,234,567");
+        assert_eq!(fmt_num(0.1234, 3), "0.123");
+        assert_eq!(fmt_ratio(1.0, 4.0), "0.25x");
+        assert_eq!(fmt_ratio(0.0, 0.0), "=");
+    }
+}
