@@ -13,7 +13,7 @@ use prela_core::config::{ConfigError, parse_bool, parse_usize, percent_decode};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter};
 use prela_transport::http::{HttpClient, HttpError, HttpResponse, HttpVersion, TlsConfig};
 
-use crate::encode::{request, to_protobuf};
+use crate::encode::request;
 use crate::grpc::{self, GrpcStatus};
 use crate::json::to_json;
 
@@ -479,10 +479,9 @@ impl OtlpExporter {
     }
 
     fn body(&self, batch: &[SpanData]) -> Vec<u8> {
-        let req = request(batch);
         match self.protocol {
-            Protocol::HttpJson => to_json(&req),
-            Protocol::HttpProtobuf | Protocol::Grpc => to_protobuf(&req),
+            Protocol::HttpJson => to_json(&request(batch)),
+            Protocol::HttpProtobuf | Protocol::Grpc => crate::wire::encode_request(batch),
         }
     }
 

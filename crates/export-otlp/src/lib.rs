@@ -39,6 +39,7 @@ pub mod encode;
 mod exporter;
 pub mod grpc;
 pub mod json;
+pub mod wire;
 
 pub use encode::decode_request;
 pub use exporter::{

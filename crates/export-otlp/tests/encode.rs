@@ -238,3 +238,57 @@ fn hex_bytes(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// The direct encoder the exporter uses writes exactly what prost writes
+/// for the message structs, for every shape of span we can make.
+#[test]
+fn direct_encoder_matches_prost_byte_for_byte() {
+    let (a, b) = (resource(), Arc::new(Resource::with_service_name("other")));
+    let mut batch = vec![llm_span(&a), llm_span(&b), llm_span(&a)];
+    // A root with nothing optional: no parent, no trace state, no
+    // attributes or events, pending status, no end time.
+    let start = UNIX_EPOCH + Duration::from_secs(1);
+    let mut bare = SpanData::new(
+        SpanContext::new(TraceId::from_u128(1), SpanId::from_u64(1), TraceFlags::NONE),
+        "",
+        start,
+        start,
+    );
+    bare.end_time = None;
+    bare.status = Status::Pending;
+    batch.push(bare);
+    // Long strings (lengths over 127 and 16,383), negative and extreme
+    // numbers, empty strings, every span type, success status.
+    for (i, t) in SpanType::ALL.into_iter().enumerate() {
+        let mut s = llm_span(&a);
+        s.span_type = t;
+        s.status = Status::Success;
+        s.name = "n".repeat(i * 5000).into();
+        s.attributes = vec![
+            KeyValue::new("long", "x".repeat(20_000)),
+            KeyValue::new("neg", -1i64),
+            KeyValue::new("min", i64::MIN),
+            KeyValue::new("nan", f64::NAN),
+            KeyValue::new("empty", ""),
+            KeyValue::new("", false),
+            KeyValue::new("arr", Value::Array(vec![])),
+            KeyValue::new("map", Value::Map(vec![])),
+        ];
+        s.events.push(Event::new("", UNIX_EPOCH, vec![]));
+        batch.push(s);
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/prela-python/traces/traces-2026-11-22-001.jsonl"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    batch.extend(prela_core::json::read_jsonl(text.as_bytes()).map(|r| r.unwrap()));
+    for n in [0, 1, 3, batch.len()] {
+        let slice = &batch[..n];
+        assert_eq!(
+            prela_export_otlp::wire::encode_request(slice),
+            to_protobuf(&request(slice)),
+            "first {n} spans"
+        );
+    }
+}

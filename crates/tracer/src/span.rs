@@ -22,12 +22,14 @@ struct Recording {
 /// A span being recorded. Ends when [`Span::end`] is called or when dropped.
 ///
 /// An unsampled span is a span context and nothing else: every method is a
-/// cheap no-op and nothing is allocated. After `end`, every method is a
+/// cheap no-op and nothing is allocated. A recording span keeps its data
+/// inline (no allocation of its own); its attributes and events are the
+/// only heap memory it uses. After `end`, every method is a
 /// no-op too (never a panic): ending twice or changing an ended span does
 /// nothing.
 pub struct Span {
     span_context: SpanContext,
-    recording: Option<Box<Recording>>,
+    recording: Option<Recording>,
 }
 
 impl fmt::Debug for Span {
@@ -53,7 +55,7 @@ impl Span {
     pub(crate) fn recording(data: SpanData, tracer: Arc<TracerInner>) -> Self {
         Span {
             span_context: data.span_context.clone(),
-            recording: Some(Box::new(Recording { data, tracer })),
+            recording: Some(Recording { data, tracer }),
         }
     }
 
@@ -94,7 +96,7 @@ impl Span {
     /// attribute limit a new key is dropped and counted. String values longer
     /// than the value length limit are cut.
     pub fn set_attribute(&mut self, key: impl Into<Key>, value: impl Into<Value>) {
-        let Some(r) = self.recording.as_deref_mut() else {
+        let Some(r) = self.recording.as_mut() else {
             return;
         };
         let limits = &r.tracer.limits;
@@ -107,6 +109,9 @@ impl Span {
         if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
             slot.value = value;
         } else if attrs.len() < limits.max_attributes {
+            if attrs.capacity() == 0 {
+                attrs.reserve_exact(8);
+            }
             attrs.push(KeyValue::new(key, value));
         } else {
             r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
@@ -134,7 +139,7 @@ impl Span {
         timestamp: SystemTime,
         mut attributes: Vec<KeyValue>,
     ) {
-        let Some(r) = self.recording.as_deref_mut() else {
+        let Some(r) = self.recording.as_mut() else {
             return;
         };
         let limits = &r.tracer.limits;
@@ -160,21 +165,21 @@ impl Span {
 
     /// Sets the status. `Pending` turns into `Success` when the span ends.
     pub fn set_status(&mut self, status: Status) {
-        if let Some(r) = self.recording.as_deref_mut() {
+        if let Some(r) = self.recording.as_mut() {
             r.data.status = status;
         }
     }
 
     /// Changes the span type.
     pub fn set_span_type(&mut self, span_type: SpanType) {
-        if let Some(r) = self.recording.as_deref_mut() {
+        if let Some(r) = self.recording.as_mut() {
             r.data.span_type = span_type;
         }
     }
 
     /// Renames the span.
     pub fn update_name(&mut self, name: impl Into<Str>) {
-        if let Some(r) = self.recording.as_deref_mut() {
+        if let Some(r) = self.recording.as_mut() {
             r.data.name = name.into();
         }
     }
@@ -225,7 +230,7 @@ impl Span {
         let Some(r) = self.recording.take() else {
             return;
         };
-        let Recording { mut data, tracer } = *r;
+        let Recording { mut data, tracer } = r;
         data.end_time = Some(timestamp.max(data.start_time));
         if data.status == Status::Pending {
             data.status = Status::Success;

@@ -254,6 +254,9 @@ impl TracerBuilder {
     }
 }
 
+/// Attribute slots reserved when a span gets its first attribute.
+const ATTRIBUTES_CAPACITY: usize = 8;
+
 enum Parent {
     Current,
     Root,
@@ -293,6 +296,11 @@ impl SpanBuilder<'_> {
         key: impl Into<prela_core::Key>,
         value: impl Into<prela_core::Value>,
     ) -> Self {
+        if self.attributes.capacity() == 0 {
+            // Room for a span's usual attributes: this vector becomes the
+            // span's own, so the span allocates nothing more for them.
+            self.attributes.reserve_exact(ATTRIBUTES_CAPACITY);
+        }
         self.attributes.push(KeyValue::new(key, value));
         self
     }
@@ -393,9 +401,25 @@ fn start(
         Arc::clone(&inner.resource),
     );
     data.parent_is_remote = parent.as_ref().is_some_and(|p| p.is_remote);
-    data.attributes.reserve(8);
-    let mut span = Span::recording(data, Arc::clone(&tracer.inner));
-    for kv in attributes.into_iter().chain(result.attributes) {
+    let limits = &inner.limits;
+    let clean = attributes.len() <= limits.max_attributes
+        && limits.max_attribute_value_length.is_none()
+        && !attributes
+            .iter()
+            .enumerate()
+            .any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key));
+    let mut span = if clean {
+        // The usual case: take the builder's attributes as they are.
+        data.attributes = attributes;
+        Span::recording(data, Arc::clone(&tracer.inner))
+    } else {
+        let mut span = Span::recording(data, Arc::clone(&tracer.inner));
+        for kv in attributes {
+            span.set_attribute(kv.key, kv.value);
+        }
+        span
+    };
+    for kv in result.attributes {
         span.set_attribute(kv.key, kv.value);
     }
     span

@@ -5,10 +5,10 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use prela_core::config::{ConfigError, parse_usize};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
 
@@ -183,6 +183,10 @@ struct Shared {
     queued: AtomicU64,
     /// Spans the worker has taken off the queue.
     taken: AtomicU64,
+    /// Set while the worker is parked, waiting for a full batch, a control
+    /// message or its timer. Producers wake it only then, and only when a
+    /// batch is ready, so a span costs no wake-up (no syscall).
+    sleeping: AtomicBool,
     shut_down: AtomicBool,
     /// When the worker entered the current export call or retry backoff, in
     /// ns since `origin` plus one; 0 when it is not in one.
@@ -272,7 +276,13 @@ pub struct BatchProcessor {
     shared: Arc<Shared>,
     tx: Sender<Msg>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    worker_thread: Thread,
 }
+
+/// The worker thread's stack: exporters encode and hand bytes to I/O, they
+/// do not recurse deeply, and a smaller stack keeps an idle processor's
+/// reservation small.
+const WORKER_STACK: usize = 1 << 20;
 
 impl fmt::Debug for BatchProcessor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -361,6 +371,7 @@ impl BatchProcessorBuilder {
             counters: Counters::default(),
             queued: AtomicU64::new(0),
             taken: AtomicU64::new(0),
+            sleeping: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             busy_since: AtomicU64::new(0),
             origin: Instant::now(),
@@ -372,11 +383,13 @@ impl BatchProcessorBuilder {
         let worker_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("prela-batch-export".into())
+            .stack_size(WORKER_STACK)
             .spawn(move || Worker::new(worker_shared, rx).run())
             .map_err(BatchError::Spawn)?;
         Ok(BatchProcessor {
             shared,
             tx,
+            worker_thread: handle.thread().clone(),
             worker: Mutex::new(Some(handle)),
         })
     }
@@ -453,6 +466,14 @@ impl SpanProcessor for BatchProcessor {
             s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // A batch is ready and the worker sleeps: wake it (once; the swap
+        // makes sure only one producer pays for the syscall).
+        if queued + 1 >= s.config.max_export_batch_size as u64
+            && s.sleeping.load(Ordering::SeqCst)
+            && s.sleeping.swap(false, Ordering::SeqCst)
+        {
+            self.worker_thread.unpark();
+        }
         // More than half full while the worker is not stuck on the backend:
         // it is short of CPU (more busy threads than cores). Give it this
         // thread's time slice once. Never a wait: with a slow or dead
@@ -476,6 +497,7 @@ impl SpanProcessor for BatchProcessor {
         if self.tx.send(Msg::Flush { deadline, ack }).is_err() {
             return Err(ExportError::Shutdown);
         }
+        self.worker_thread.unpark();
         match done.recv_deadline(deadline) {
             Ok(result) => result,
             Err(_) => {
@@ -513,6 +535,7 @@ impl SpanProcessor for BatchProcessor {
         if self.tx.send(Msg::Shutdown { deadline, ack }).is_err() {
             return Err(ExportError::Shutdown);
         }
+        self.worker_thread.unpark();
         match done.recv_deadline(deadline) {
             Ok(result) => {
                 self.join_worker();
@@ -580,7 +603,7 @@ impl Worker {
         let delay = self.shared.config.scheduled_delay;
         let mut next = Instant::now() + delay;
         loop {
-            match self.rx.recv_deadline(next) {
+            match self.rx.try_recv() {
                 Ok(Msg::Span(span)) => {
                     if self.shared.abandoned.load(Ordering::Acquire) {
                         continue;
@@ -622,16 +645,36 @@ impl Worker {
                     }
                     next = Instant::now() + delay;
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.export(None);
-                    next = Instant::now() + delay;
+                Err(TryRecvError::Empty) => {
+                    let now = Instant::now();
+                    if now >= next {
+                        self.export(None);
+                        next = Instant::now() + delay;
+                        continue;
+                    }
+                    self.sleep_until(next - now);
                 }
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(TryRecvError::Disconnected) => {
                     self.export(None);
                     return;
                 }
             }
         }
+    }
+
+    /// Parks until a producer says a batch is ready, a flush or shutdown
+    /// arrives (their senders unpark the worker after sending), or `wait`
+    /// passes. `unpark` before `park` makes `park` return at once, so no
+    /// wake-up is lost between the check and the park.
+    fn sleep_until(&self, wait: Duration) {
+        let s = &*self.shared;
+        s.sleeping.store(true, Ordering::SeqCst);
+        let ready = s.queued.load(Ordering::SeqCst) + self.batch.len() as u64
+            >= s.config.max_export_batch_size as u64;
+        if !ready {
+            std::thread::park_timeout(wait);
+        }
+        s.sleeping.store(false, Ordering::SeqCst);
     }
 
     fn push(&mut self, mut span: SpanData) {

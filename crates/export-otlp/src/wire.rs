@@ -1,0 +1,248 @@
+//! OTLP protobuf written straight from [`SpanData`], with no intermediate
+//! message structs: no `String` per key and value, one output buffer per
+//! request. The bytes are exactly what `prost` writes for
+//! [`crate::encode::request`] (same field order, same defaults left out),
+//! which the tests check span for span.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prela_core::{KeyValue, Resource, SpanData, Status, Value};
+
+use crate::encode::{SPAN_TYPE_ATTRIBUTE, span_kind};
+
+const VARINT: u32 = 0;
+const FIXED64: u32 = 1;
+const LEN: u32 = 2;
+const FIXED32: u32 = 5;
+
+/// `Span.flags`: the has-remote-parent bit is meaningful / is set.
+const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
+const CONTEXT_IS_REMOTE: u32 = 0x200;
+
+/// OTLP `StatusCode`.
+const STATUS_OK: u64 = 1;
+const STATUS_ERROR: u64 = 2;
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn key(out: &mut Vec<u8>, field: u32, wire: u32) {
+    varint(out, u64::from((field << 3) | wire));
+}
+
+fn bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    key(out, field, LEN);
+    varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// A proto3 string field: left out when empty.
+fn string(out: &mut Vec<u8>, field: u32, s: &str) {
+    if !s.is_empty() {
+        bytes(out, field, s.as_bytes());
+    }
+}
+
+fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
+    if v != 0 {
+        key(out, field, FIXED64);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn uint(out: &mut Vec<u8>, field: u32, v: u64) {
+    if v != 0 {
+        key(out, field, VARINT);
+        varint(out, v);
+    }
+}
+
+/// A length-delimited field whose body `f` writes: the body goes straight
+/// into `out` behind a one-byte length, which is widened afterwards in the
+/// rare case the body is 128 bytes or more.
+fn nested(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
+    key(out, field, LEN);
+    let at = out.len();
+    out.push(0);
+    f(out);
+    let len = out.len() - at - 1;
+    if len < 0x80 {
+        out[at] = len as u8;
+    } else {
+        let mut prefix = Vec::with_capacity(4);
+        varint(&mut prefix, len as u64);
+        out.splice(at..=at, prefix);
+    }
+}
+
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// `AnyValue` body (a oneof: set values are written even when zero).
+fn any_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => {}
+        Value::String(s) => bytes(out, 1, s.as_bytes()),
+        Value::Bool(b) => {
+            key(out, 2, VARINT);
+            out.push(u8::from(*b));
+        }
+        Value::I64(i) => {
+            key(out, 3, VARINT);
+            varint(out, *i as u64);
+        }
+        Value::F64(f) => {
+            key(out, 4, FIXED64);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Array(items) => nested(out, 5, |out| {
+            for item in items {
+                nested(out, 1, |out| any_value(out, item));
+            }
+        }),
+        Value::Map(entries) => nested(out, 6, |out| {
+            for (k, v) in entries {
+                nested(out, 1, |out| key_value(out, k, v));
+            }
+        }),
+        // A value kind added later: its JSON text, as `encode::any_value`.
+        other => bytes(out, 1, other.to_string().as_bytes()),
+    }
+}
+
+/// `KeyValue` body: the key, then the value (always present).
+fn key_value(out: &mut Vec<u8>, k: &str, v: &Value) {
+    string(out, 1, k);
+    nested(out, 2, |out| any_value(out, v));
+}
+
+fn attributes(out: &mut Vec<u8>, field: u32, kvs: &[KeyValue]) {
+    for kv in kvs {
+        nested(out, field, |out| key_value(out, kv.key.as_str(), &kv.value));
+    }
+}
+
+fn span(out: &mut Vec<u8>, s: &SpanData) {
+    let cx = &s.span_context;
+    bytes(out, 1, &cx.trace_id.to_bytes());
+    bytes(out, 2, &cx.span_id.to_bytes());
+    if !cx.trace_state.is_empty() {
+        string(out, 3, &cx.trace_state.header());
+    }
+    if let Some(p) = s.parent_span_id {
+        bytes(out, 4, &p.to_bytes());
+    }
+    string(out, 5, &s.name);
+    uint(out, 6, span_kind(s.span_type) as u64);
+    fixed64(out, 7, nanos(s.start_time));
+    fixed64(out, 8, s.end_time.map_or(0, nanos));
+    attributes(out, 9, &s.attributes);
+    nested(out, 9, |out| {
+        string(out, 1, SPAN_TYPE_ATTRIBUTE);
+        nested(out, 2, |out| bytes(out, 1, s.span_type.as_str().as_bytes()));
+    });
+    uint(out, 10, u64::from(s.dropped_attributes_count));
+    for e in &s.events {
+        nested(out, 11, |out| {
+            fixed64(out, 1, nanos(e.timestamp));
+            string(out, 2, &e.name);
+            attributes(out, 3, &e.attributes);
+            uint(out, 4, u64::from(e.dropped_attributes_count));
+        });
+    }
+    uint(out, 12, u64::from(s.dropped_events_count));
+    match &s.status {
+        Status::Pending => {}
+        Status::Success => nested(out, 15, |out| uint(out, 3, STATUS_OK)),
+        Status::Error { message } => nested(out, 15, |out| {
+            string(out, 2, message);
+            uint(out, 3, STATUS_ERROR);
+        }),
+    }
+    // Field 16 comes last, as prost writes it (it was added to the message
+    // after the others).
+    let mut flags = u32::from(cx.trace_flags.bits()) | CONTEXT_HAS_IS_REMOTE;
+    if s.parent_is_remote {
+        flags |= CONTEXT_IS_REMOTE;
+    }
+    key(out, 16, FIXED32);
+    out.extend_from_slice(&flags.to_le_bytes());
+}
+
+/// A batch as the protobuf bytes of one `ExportTraceServiceRequest`: spans
+/// grouped by resource in order of first appearance, under the `prela`
+/// scope.
+pub fn encode_request(batch: &[SpanData]) -> Vec<u8> {
+    let mut groups: Vec<(&Arc<Resource>, Vec<&SpanData>)> = Vec::new();
+    for s in batch {
+        match groups
+            .iter_mut()
+            .find(|(r, _)| Arc::ptr_eq(r, &s.resource) || ***r == *s.resource)
+        {
+            Some((_, spans)) => spans.push(s),
+            None => groups.push((&s.resource, vec![s])),
+        }
+    }
+    // About what a span of a few attributes and an event takes.
+    let mut out = Vec::with_capacity(64 + batch.len() * 320);
+    for (resource, spans) in groups {
+        nested(&mut out, 1, |out| {
+            nested(out, 1, |out| attributes(out, 1, &resource.attributes));
+            nested(out, 2, |out| {
+                nested(out, 1, |out| {
+                    string(out, 1, "prela");
+                    string(out, 2, env!("CARGO_PKG_VERSION"));
+                });
+                for s in spans {
+                    nested(out, 2, |out| span(out, s));
+                }
+            });
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_are_minimal() {
+        for (v, want) in [
+            (0u64, vec![0u8]),
+            (1, vec![1]),
+            (127, vec![0x7f]),
+            (128, vec![0x80, 1]),
+            (300, vec![0xac, 2]),
+            (
+                u64::MAX,
+                vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1],
+            ),
+        ] {
+            let mut out = Vec::new();
+            varint(&mut out, v);
+            assert_eq!(out, want, "{v}");
+        }
+    }
+
+    #[test]
+    fn nested_lengths_widen() {
+        for n in [0usize, 1, 127, 128, 16_383, 16_384, 70_000] {
+            let mut out = Vec::new();
+            nested(&mut out, 1, |out| out.extend(std::iter::repeat_n(7u8, n)));
+            let mut want = vec![0x0a];
+            varint(&mut want, n as u64);
+            want.extend(std::iter::repeat_n(7u8, n));
+            assert_eq!(out, want, "{n}");
+        }
+    }
+}
