@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bench_harness::{Child, Config, Sdk, ShutdownReport, Workload};
+use bench_harness::{Config, Sdk, ShutdownReport, Workload};
 use opentelemetry::trace::{
     Span as _, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _,
 };
@@ -83,8 +83,7 @@ impl Sdk for Otel {
             .with_kind(SpanKind::Internal)
             .start_with_context(t, &Context::new());
         let parent = Context::new().with_span(root);
-        for k in first_child..first_child + 99 {
-            let c = Child::nth(k);
+        for c in bench_harness::children(first_child) {
             let mut span = t
                 .span_builder("llm.call")
                 .with_kind(SpanKind::Client)

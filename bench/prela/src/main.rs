@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bench_harness::{Child, Config, Sdk, ShutdownReport, Workload};
+use bench_harness::{Config, Sdk, ShutdownReport, Workload};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanType};
 use prela_export_otlp::{Compression, OtlpExporter};
 use prela_tracer::Tracer;
@@ -72,8 +72,7 @@ impl Sdk for Prela {
             .root()
             .start();
         let parent = root.span_context().clone();
-        for k in first_child..first_child + 99 {
-            let c = Child::nth(k);
+        for c in bench_harness::children(first_child) {
             let mut span = t
                 .span_builder("llm.call")
                 .span_type(SpanType::Llm)

@@ -4,8 +4,9 @@
 //!
 //! Most users depend on the `prela` facade, which re-exports this crate.
 //! Depend on `prela-core` directly to write an exporter, a processor or a
-//! sampler without pulling in the rest of the SDK: it needs only `serde` and
-//! `serde_json`.
+//! sampler without pulling in the rest of the SDK: it needs only `serde`,
+//! `serde_json` and `crossbeam-channel` (for the [`pool`] of recycled
+//! attribute and event vectors).
 //!
 //! ## Feature flags
 //!
@@ -22,6 +23,7 @@ pub mod context;
 pub mod export;
 pub mod id;
 pub mod json;
+pub mod pool;
 pub mod sampler;
 pub mod span;
 pub mod time;

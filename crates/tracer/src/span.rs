@@ -110,7 +110,7 @@ impl Span {
             slot.value = value;
         } else if attrs.len() < limits.max_attributes {
             if attrs.capacity() == 0 {
-                attrs.reserve_exact(8);
+                *attrs = prela_core::pool::attributes();
             }
             attrs.push(KeyValue::new(key, value));
         } else {
@@ -160,6 +160,9 @@ impl Span {
         }
         let mut event = Event::new(name, timestamp, attributes);
         event.dropped_attributes_count = dropped;
+        if r.data.events.capacity() == 0 {
+            r.data.events = prela_core::pool::events();
+        }
         r.data.events.push(event);
     }
 
@@ -222,7 +225,11 @@ impl Span {
     /// Ends the span now and hands it to the processors. Later calls do
     /// nothing.
     pub fn end(&mut self) {
-        self.end_at(SystemTime::now());
+        // Read the clock only for a span that still records: `Drop` calls
+        // this again after an explicit `end`.
+        if self.recording.is_some() {
+            self.end_at(SystemTime::now());
+        }
     }
 
     /// Ends the span at a given time. Later calls do nothing.

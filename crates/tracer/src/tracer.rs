@@ -80,6 +80,7 @@ impl Tracer {
     }
 
     /// A builder for a span named `name`.
+    #[inline]
     pub fn span_builder(&self, name: impl Into<Str>) -> SpanBuilder<'_> {
         SpanBuilder {
             tracer: self,
@@ -254,9 +255,6 @@ impl TracerBuilder {
     }
 }
 
-/// Attribute slots reserved when a span gets its first attribute.
-const ATTRIBUTES_CAPACITY: usize = 8;
-
 enum Parent {
     Current,
     Root,
@@ -285,21 +283,23 @@ impl fmt::Debug for SpanBuilder<'_> {
 
 impl SpanBuilder<'_> {
     /// The span type (default `custom`).
+    #[inline]
     pub fn span_type(mut self, t: SpanType) -> Self {
         self.span_type = t;
         self
     }
 
     /// An attribute known at start (samplers can see it).
+    #[inline]
     pub fn attribute(
         mut self,
         key: impl Into<prela_core::Key>,
         value: impl Into<prela_core::Value>,
     ) -> Self {
         if self.attributes.capacity() == 0 {
-            // Room for a span's usual attributes: this vector becomes the
-            // span's own, so the span allocates nothing more for them.
-            self.attributes.reserve_exact(ATTRIBUTES_CAPACITY);
+            // Room for a span's usual attributes (recycled when possible):
+            // this vector becomes the span's own.
+            self.attributes = prela_core::pool::attributes();
         }
         self.attributes.push(KeyValue::new(key, value));
         self
@@ -316,12 +316,14 @@ impl SpanBuilder<'_> {
     }
 
     /// The parent is this span context.
+    #[inline]
     pub fn parent_span_context(mut self, sc: SpanContext) -> Self {
         self.parent = Parent::Explicit(sc);
         self
     }
 
     /// Starts a new trace, whatever is current.
+    #[inline]
     pub fn root(mut self) -> Self {
         self.parent = Parent::Root;
         self

@@ -808,7 +808,9 @@ impl Worker {
         };
         shared.set_busy(false);
         let n = self.batch.len() as u64;
-        self.batch.clear();
+        for span in self.batch.drain(..) {
+            prela_core::pool::recycle(span);
+        }
         let Ok(_guard) = shared.settle.lock() else {
             return;
         };
