@@ -490,6 +490,18 @@ pub fn test() -> bool {
             .args(["run", "--quiet", "--example", "agent"])
             .env("PRELA_TRACE_DIR", &agent_dir),
     );
+    // The cross-SDK bench, small: it builds, runs every workload with both
+    // SDKs, and its numbers add up. Speed targets are not checked here
+    // (docs/performance.md has the full run's figures).
+    let start = Instant::now();
+    println!("\n==> bench smoke: cargo xtask bench --rounds 1 --spans 40000 --pace 200000");
+    ok &= record(
+        &mut gates,
+        "bench smoke (both SDKs, numbers add up)",
+        start,
+        bench::Options::parse(&["--rounds", "1", "--spans", "40000", "--pace", "200000"])
+            .and_then(|o| bench::run(&root(), &o)),
+    );
     println!("\n{:<52} {:>8}  result", "gate", "seconds");
     for g in &gates {
         println!(

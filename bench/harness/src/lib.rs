@@ -267,6 +267,8 @@ pub fn run<S: Sdk>(config: &Config, setup: impl FnOnce(&Config) -> Result<S, Str
         }
     };
     if config.workload == Workload::Reserve {
+        // Let the SDK's threads start and settle before measuring.
+        std::thread::sleep(Duration::from_millis(200));
         let out = format!(
             "{{\"workload\":\"reserve\",\"queue\":{},\"idle_rss\":{idle_rss},\"rss_delta\":{},\"vm_delta\":{}}}",
             config.queue,

@@ -15,6 +15,7 @@ use prela_core::{
 };
 use prela_export_otlp::encode::{request, to_protobuf};
 use prela_export_otlp::json::to_json;
+use prela_export_otlp::wire::encode_request;
 
 const MODELS: [&str; 4] = ["gpt-4o", "claude-sonnet-4", "gemini-2.0", "llama-3.3"];
 const TOOLS: [&str; 5] = ["web_search", "fetch_url", "calculator", "sql", "python"];
@@ -67,11 +68,14 @@ fn encode(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("otlp encode (batch of 512, time per span)");
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("protobuf", |b| {
-        b.iter(|| black_box(to_protobuf(&request(&spans))))
+    g.bench_function("protobuf (direct, what the exporter sends)", |b| {
+        b.iter(|| black_box(encode_request(&spans)))
     });
-    g.bench_function("protobuf + gzip", |b| {
-        b.iter(|| black_box(gzip(&to_protobuf(&request(&spans)))))
+    g.bench_function("protobuf + gzip (direct)", |b| {
+        b.iter(|| black_box(gzip(&encode_request(&spans))))
+    });
+    g.bench_function("protobuf via opentelemetry-proto structs", |b| {
+        b.iter(|| black_box(to_protobuf(&request(&spans))))
     });
     g.bench_function("json", |b| b.iter(|| black_box(to_json(&request(&spans)))));
     g.bench_function("json + gzip", |b| {

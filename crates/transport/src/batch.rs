@@ -223,6 +223,14 @@ impl Shared {
         self.busy_since.store(v, Ordering::Relaxed);
     }
 
+    /// Queued spans at which a sleeping worker is woken: an eighth of the
+    /// queue (at most a batch), so that the worker is back at work with
+    /// seven eighths of the queue still free for the time it takes to wake.
+    fn wake_at(&self) -> u64 {
+        let c = &self.config;
+        (c.max_queue_size / 8).clamp(1, c.max_export_batch_size) as u64
+    }
+
     /// `true` when the worker has been in one export call or backoff for
     /// longer than [`STUCK_AFTER`].
     fn worker_stuck(&self) -> bool {
@@ -468,7 +476,7 @@ impl SpanProcessor for BatchProcessor {
         }
         // A batch is ready and the worker sleeps: wake it (once; the swap
         // makes sure only one producer pays for the syscall).
-        if queued + 1 >= s.config.max_export_batch_size as u64
+        if queued + 1 >= s.wake_at()
             && s.sleeping.load(Ordering::SeqCst)
             && s.sleeping.swap(false, Ordering::SeqCst)
         {
@@ -669,8 +677,10 @@ impl Worker {
     fn sleep_until(&self, wait: Duration) {
         let s = &*self.shared;
         s.sleeping.store(true, Ordering::SeqCst);
-        let ready = s.queued.load(Ordering::SeqCst) + self.batch.len() as u64
-            >= s.config.max_export_batch_size as u64;
+        let queued = s.queued.load(Ordering::SeqCst);
+        let ready = queued >= s.wake_at()
+            || (queued > 0
+                && queued + self.batch.len() as u64 >= s.config.max_export_batch_size as u64);
         if !ready {
             std::thread::park_timeout(wait);
         }
