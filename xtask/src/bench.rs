@@ -576,7 +576,7 @@ pub fn chart(summary: &Value) -> Canvas {
     add("W2 PEAK RSS", "w2", "peak_rss", None, true);
     add("W4 NS/SPAN", "w4", "producer_ns_per_span", None, true);
     add("W4 PEAK RSS", "w4", "peak_rss", None, true);
-    add("QUEUE 65536 RESERVED", "reserve", "vm_delta", None, true);
+    add("QUEUE 65536 RESIDENT", "reserve", "rss_delta", None, true);
     let (w, row_h, left, right_pad) = (960u32, 34i64, 250i64, 40i64);
     let h = 70 + row_h * rows.len() as i64 + 40;
     let mut c = Canvas::new(w, h as u32, [255, 255, 255]);
@@ -639,6 +639,19 @@ pub fn chart(summary: &Value) -> Canvas {
         ink,
     );
     c
+}
+
+/// Draws the chart of a saved `results.json` again.
+pub fn redraw(results: &Path, png: &Path) -> Result<(), String> {
+    let text =
+        std::fs::read_to_string(results).map_err(|e| format!("read {}: {e}", results.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", results.display()))?;
+    let summary = v
+        .get("summary")
+        .ok_or_else(|| format!("{} has no summary", results.display()))?;
+    std::fs::write(png, chart(summary).to_png())
+        .map_err(|e| format!("write {}: {e}", png.display()))
 }
 
 fn run_one(
