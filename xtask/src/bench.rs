@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -156,13 +156,6 @@ impl Receiver {
             .ok_or("the receiver's answer has no body")?;
         serde_json::from_str(body).map_err(|e| format!("receiver stats {body:?}: {e}"))
     }
-}
-
-fn closed_port() -> Result<u16, String> {
-    // Bound and released: nothing listens there (the kernel hands out
-    // ephemeral ports in sequence, so it is not reused at once).
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -725,7 +718,10 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
                 let endpoint = match w.as_str() {
                     "w2" | "w2-gzip" | "w2-paced" => Some(live.as_str()),
                     "w4" => {
-                        closed = format!("http://127.0.0.1:{}/v1/traces", closed_port()?);
+                        // A port bound and released: nothing listens there (the
+                        // kernel hands out ephemeral ports in sequence, so it is
+                        // not reused at once).
+                        closed = format!("http://127.0.0.1:{}/v1/traces", crate::free_port());
                         Some(closed.as_str())
                     }
                     _ => None,

@@ -31,7 +31,7 @@ pub fn span_kind(t: SpanType) -> span::SpanKind {
     }
 }
 
-fn nanos(t: SystemTime) -> u64 {
+pub(crate) fn nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0)
@@ -74,6 +74,15 @@ fn key_values(kvs: &[KeyValue]) -> Vec<PbKeyValue> {
         .collect()
 }
 
+/// `Span.flags`: the W3C trace flags and the remote-parent bits.
+pub(crate) fn span_flags(s: &SpanData) -> u32 {
+    let mut flags = u32::from(s.span_context.trace_flags.bits()) | CONTEXT_HAS_IS_REMOTE;
+    if s.parent_is_remote {
+        flags |= CONTEXT_IS_REMOTE;
+    }
+    flags
+}
+
 /// One Prela span as an OTLP span.
 pub fn span(s: &SpanData) -> Span {
     let cx = &s.span_context;
@@ -98,10 +107,7 @@ pub fn span(s: &SpanData) -> Span {
             message: message.to_string(),
         }),
     };
-    let mut flags = u32::from(cx.trace_flags.bits()) | CONTEXT_HAS_IS_REMOTE;
-    if s.parent_is_remote {
-        flags |= CONTEXT_IS_REMOTE;
-    }
+    let flags = span_flags(s);
     Span {
         trace_id: cx.trace_id.to_bytes().to_vec(),
         span_id: cx.span_id.to_bytes().to_vec(),

@@ -5,24 +5,17 @@
 //! which the tests check span for span.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
 use prela_core::{KeyValue, Resource, SpanData, Status, Value};
 
-use crate::encode::{SPAN_TYPE_ATTRIBUTE, span_kind};
+use crate::encode::{SPAN_TYPE_ATTRIBUTE, nanos, span_flags, span_kind};
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
 const LEN: u32 = 2;
 const FIXED32: u32 = 5;
-
-/// `Span.flags`: the has-remote-parent bit is meaningful / is set.
-const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
-const CONTEXT_IS_REMOTE: u32 = 0x200;
-
-/// OTLP `StatusCode`.
-const STATUS_OK: u64 = 1;
-const STATUS_ERROR: u64 = 2;
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -79,12 +72,6 @@ fn nested(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
         varint(&mut prefix, len as u64);
         out.splice(at..=at, prefix);
     }
-}
-
-fn nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// `AnyValue` body (a oneof: set values are written even when zero).
@@ -162,20 +149,16 @@ fn span(out: &mut Vec<u8>, s: &SpanData) {
     uint(out, 12, u64::from(s.dropped_events_count));
     match &s.status {
         Status::Pending => {}
-        Status::Success => nested(out, 15, |out| uint(out, 3, STATUS_OK)),
+        Status::Success => nested(out, 15, |out| uint(out, 3, StatusCode::Ok as u64)),
         Status::Error { message } => nested(out, 15, |out| {
             string(out, 2, message);
-            uint(out, 3, STATUS_ERROR);
+            uint(out, 3, StatusCode::Error as u64);
         }),
     }
     // Field 16 comes last, as prost writes it (it was added to the message
     // after the others).
-    let mut flags = u32::from(cx.trace_flags.bits()) | CONTEXT_HAS_IS_REMOTE;
-    if s.parent_is_remote {
-        flags |= CONTEXT_IS_REMOTE;
-    }
     key(out, 16, FIXED32);
-    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&span_flags(s).to_le_bytes());
 }
 
 /// A batch as the protobuf bytes of one `ExportTraceServiceRequest`: spans

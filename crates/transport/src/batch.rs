@@ -187,6 +187,10 @@ struct Shared {
     /// message or its timer. Producers wake it only then, and only when a
     /// batch is ready, so a span costs no wake-up (no syscall).
     sleeping: AtomicBool,
+    /// Queued spans at which a sleeping worker is woken: an eighth of the
+    /// queue (at most a batch), so that the worker is back at work with
+    /// seven eighths of the queue still free for the time it takes to wake.
+    wake_at: u64,
     shut_down: AtomicBool,
     /// When the worker entered the current export call or retry backoff, in
     /// ns since `origin` plus one; 0 when it is not in one.
@@ -221,14 +225,6 @@ impl Shared {
             0
         };
         self.busy_since.store(v, Ordering::Relaxed);
-    }
-
-    /// Queued spans at which a sleeping worker is woken: an eighth of the
-    /// queue (at most a batch), so that the worker is back at work with
-    /// seven eighths of the queue still free for the time it takes to wake.
-    fn wake_at(&self) -> u64 {
-        let c = &self.config;
-        (c.max_queue_size / 8).clamp(1, c.max_export_batch_size) as u64
     }
 
     /// `true` when the worker has been in one export call or backoff for
@@ -373,6 +369,8 @@ impl BatchProcessorBuilder {
     pub fn build(self) -> Result<BatchProcessor, BatchError> {
         self.config.validate()?;
         let (tx, rx) = crossbeam_channel::unbounded();
+        let wake_at =
+            (self.config.max_queue_size / 8).clamp(1, self.config.max_export_batch_size) as u64;
         let shared = Arc::new(Shared {
             exporter: self.exporter,
             config: self.config,
@@ -380,6 +378,7 @@ impl BatchProcessorBuilder {
             queued: AtomicU64::new(0),
             taken: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
+            wake_at,
             shut_down: AtomicBool::new(false),
             busy_since: AtomicU64::new(0),
             origin: Instant::now(),
@@ -476,7 +475,7 @@ impl SpanProcessor for BatchProcessor {
         }
         // A batch is ready and the worker sleeps: wake it (once; the swap
         // makes sure only one producer pays for the syscall).
-        if queued + 1 >= s.wake_at()
+        if queued + 1 >= s.wake_at
             && s.sleeping.load(Ordering::SeqCst)
             && s.sleeping.swap(false, Ordering::SeqCst)
         {
@@ -678,7 +677,7 @@ impl Worker {
         let s = &*self.shared;
         s.sleeping.store(true, Ordering::SeqCst);
         let queued = s.queued.load(Ordering::SeqCst);
-        let ready = queued >= s.wake_at()
+        let ready = queued >= s.wake_at
             || (queued > 0
                 && queued + self.batch.len() as u64 >= s.config.max_export_batch_size as u64);
         if !ready {
