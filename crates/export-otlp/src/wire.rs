@@ -74,6 +74,45 @@ fn nested(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
     }
 }
 
+/// Bytes a varint of `v` takes.
+fn varint_len(v: u64) -> usize {
+    // One byte per started group of 7 bits, at least one.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// [`nested`] for a body expected to need a length prefix of `reserve`
+/// bytes: spans (usually 128 to 16,383 bytes) reserve 2, the resource and
+/// scope groups around them 3. When the guess is right the prefix is
+/// written in place and no byte moves; when the body is shorter it moves
+/// down (a short body, so a short move); when longer, up.
+fn nested_reserving(out: &mut Vec<u8>, field: u32, reserve: usize, f: impl FnOnce(&mut Vec<u8>)) {
+    key(out, field, LEN);
+    let at = out.len();
+    out.resize(at + reserve, 0);
+    f(out);
+    let len = out.len() - at - reserve;
+    let mut prefix = [0u8; 10];
+    let mut n = 0;
+    let mut v = len as u64;
+    while v >= 0x80 {
+        prefix[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    prefix[n] = v as u8;
+    n += 1;
+    debug_assert_eq!(n, varint_len(len as u64));
+    if n <= reserve {
+        if n < reserve {
+            out.copy_within(at + reserve.., at + n);
+            out.truncate(out.len() - (reserve - n));
+        }
+        out[at..at + n].copy_from_slice(&prefix[..n]);
+    } else {
+        out.splice(at..at + reserve, prefix[..n].iter().copied());
+    }
+}
+
 /// `AnyValue` body (a oneof: set values are written even when zero).
 fn any_value(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -178,15 +217,15 @@ pub fn encode_request(batch: &[SpanData]) -> Vec<u8> {
     // About what a span of a few attributes and an event takes.
     let mut out = Vec::with_capacity(64 + batch.len() * 320);
     for (resource, spans) in groups {
-        nested(&mut out, 1, |out| {
+        nested_reserving(&mut out, 1, 3, |out| {
             nested(out, 1, |out| attributes(out, 1, &resource.attributes));
-            nested(out, 2, |out| {
+            nested_reserving(out, 2, 3, |out| {
                 nested(out, 1, |out| {
                     string(out, 1, "prela");
                     string(out, 2, env!("CARGO_PKG_VERSION"));
                 });
                 for s in spans {
-                    nested(out, 2, |out| span(out, s));
+                    nested_reserving(out, 2, 2, |out| span(out, s));
                 }
             });
         });
@@ -214,6 +253,23 @@ mod tests {
             let mut out = Vec::new();
             varint(&mut out, v);
             assert_eq!(out, want, "{v}");
+        }
+    }
+
+    #[test]
+    fn reserved_prefixes_fit_any_length() {
+        for reserve in 1..=3 {
+            for n in [0usize, 1, 127, 128, 16_383, 16_384, 70_000, 2_097_152] {
+                let mut out = vec![9u8];
+                nested_reserving(&mut out, 1, reserve, |out| {
+                    out.extend(std::iter::repeat_n(7u8, n));
+                });
+                let mut want = vec![9u8, 0x0a];
+                varint(&mut want, n as u64);
+                assert_eq!(varint_len(n as u64), want.len() - 2, "{n}");
+                want.extend(std::iter::repeat_n(7u8, n));
+                assert!(out == want, "reserve {reserve}, body {n}");
+            }
         }
     }
 
