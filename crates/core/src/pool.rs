@@ -10,16 +10,11 @@
 //! ([`recycle`]), attribute and event vectors included. In steady state
 //! neither thread allocates or frees.
 //!
-//! Each thread keeps a small stack of boxes of its own (at most
-//! 2 × [`CHUNK`]), and threads trade full chunks of [`CHUNK`] boxes through
-//! a shared, bounded pool: one synchronised operation per chunk, not per
-//! span, and the box a thread reuses is the one it touched last. The shared
-//! pool holds at most [`POOL_SIZE`] boxes, each with vectors of at most
-//! [`MAX_RECYCLED_CAPACITY`] slots (about 2 MiB); a thread's own stack is
-//! freed when the thread exits.
+//! The pool is bounded (at most [`POOL_SIZE`] boxes, each with vectors of
+//! at most [`MAX_RECYCLED_CAPACITY`] slots), so it holds at most about
+//! 2 MiB however bursty the load.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -30,11 +25,8 @@ use crate::context::{SpanContext, TraceState};
 use crate::id::{SpanId, TraceId};
 use crate::span::{Resource, SpanData, SpanType, Status};
 
-/// Most boxes kept in the shared pool.
+/// Most boxes kept for reuse.
 pub const POOL_SIZE: usize = 2048;
-
-/// Boxes traded between threads at a time.
-pub const CHUNK: usize = 64;
 
 /// Vectors with more slots than this are freed, not kept.
 pub const MAX_RECYCLED_CAPACITY: usize = 16;
@@ -45,18 +37,11 @@ pub const ATTRIBUTES_CAPACITY: usize = 8;
 /// Slots in a fresh event vector.
 pub const EVENTS_CAPACITY: usize = 2;
 
-#[allow(clippy::vec_box)] // the boxes are what is recycled
-type Chunk = Vec<Box<SpanData>>;
-type Channel = (Sender<Chunk>, Receiver<Chunk>);
+type Channel = (Sender<Box<SpanData>>, Receiver<Box<SpanData>>);
 
-fn shared() -> &'static Channel {
+fn pool() -> &'static Channel {
     static POOL: OnceLock<Channel> = OnceLock::new();
-    POOL.get_or_init(|| crossbeam_channel::bounded(POOL_SIZE / CHUNK))
-}
-
-thread_local! {
-    /// This thread's boxes, last recycled on top.
-    static LOCAL: RefCell<Chunk> = const { RefCell::new(Vec::new()) };
+    POOL.get_or_init(|| crossbeam_channel::bounded(POOL_SIZE))
 }
 
 fn empty_resource() -> Arc<Resource> {
@@ -83,20 +68,7 @@ pub fn blank() -> SpanData {
 /// for at least [`ATTRIBUTES_CAPACITY`] and [`EVENTS_CAPACITY`] when
 /// fresh): the caller sets every other field.
 pub fn span() -> Box<SpanData> {
-    let reused = LOCAL
-        .try_with(|local| {
-            let mut local = local.try_borrow_mut().ok()?;
-            if local.is_empty() {
-                let chunk = shared().1.try_recv().ok()?;
-                // The empty stack's own storage goes; the chunk's takes its
-                // place.
-                *local = chunk;
-            }
-            local.pop()
-        })
-        .ok()
-        .flatten();
-    reused.unwrap_or_else(|| {
+    pool().1.try_recv().unwrap_or_else(|_| {
         let mut s = Box::new(blank());
         s.attributes = Vec::with_capacity(ATTRIBUTES_CAPACITY);
         s.events = Vec::with_capacity(EVENTS_CAPACITY);
@@ -123,19 +95,7 @@ pub fn recycle(mut span: Box<SpanData>) {
     span.status = Status::Pending;
     span.span_context.trace_state = TraceState::NONE;
     span.replay_snapshot = None;
-    // During thread teardown the box is simply freed.
-    let _ = LOCAL.try_with(|local| {
-        let Ok(mut local) = local.try_borrow_mut() else {
-            return;
-        };
-        local.push(span);
-        if local.len() >= 2 * CHUNK {
-            // Pass the older half on (freed if the shared pool is full).
-            let rest = local.split_off(CHUNK);
-            let older = std::mem::replace(&mut *local, rest);
-            let _ = shared().0.try_send(older);
-        }
-    });
+    let _ = pool().0.try_send(span);
 }
 
 #[cfg(test)]
