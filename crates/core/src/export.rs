@@ -177,15 +177,6 @@ pub trait SpanProcessor: Send + Sync + 'static {
     /// runs on the application's thread.
     fn on_end(&self, span: SpanData);
 
-    /// [`on_end`](Self::on_end) for a span in a box, which is how tracers
-    /// hand spans over. The default unboxes it. A processor that queues
-    /// spans overrides this to queue the box itself: the span is then never
-    /// copied, and the box can go back to [`pool`](crate::pool) for a new
-    /// span once it is exported.
-    fn on_end_boxed(&self, span: Box<SpanData>) {
-        self.on_end(*span);
-    }
-
     /// Exports everything received so far, returning by `deadline`.
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError>;
 
@@ -198,9 +189,6 @@ impl<P: SpanProcessor + ?Sized> SpanProcessor for std::sync::Arc<P> {
     fn on_end(&self, span: SpanData) {
         (**self).on_end(span);
     }
-    fn on_end_boxed(&self, span: Box<SpanData>) {
-        (**self).on_end_boxed(span);
-    }
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         (**self).force_flush(deadline)
     }
@@ -212,9 +200,6 @@ impl<P: SpanProcessor + ?Sized> SpanProcessor for std::sync::Arc<P> {
 impl<P: SpanProcessor + ?Sized> SpanProcessor for Box<P> {
     fn on_end(&self, span: SpanData) {
         (**self).on_end(span);
-    }
-    fn on_end_boxed(&self, span: Box<SpanData>) {
-        (**self).on_end_boxed(span);
     }
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         (**self).force_flush(deadline)

@@ -15,18 +15,16 @@ use prela_core::{Event, Key, KeyValue, SpanContext, SpanData, SpanType, Status, 
 use crate::tracer::TracerInner;
 
 struct Recording {
-    /// From [`prela_core::pool`]; handed to the processors as is.
-    data: Box<SpanData>,
+    data: SpanData,
     tracer: Arc<TracerInner>,
 }
 
 /// A span being recorded. Ends when [`Span::end`] is called or when dropped.
 ///
 /// An unsampled span is a span context and nothing else: every method is a
-/// cheap no-op and nothing is allocated. A recording span keeps its data in
-/// a box recycled from earlier spans, which goes to the processors without
-/// being copied; in steady state a span allocates nothing. After `end`,
-/// every method is a
+/// cheap no-op and nothing is allocated. A recording span keeps its data
+/// inline (no allocation of its own); its attributes and events are the
+/// only heap memory it uses. After `end`, every method is a
 /// no-op too (never a panic): ending twice or changing an ended span does
 /// nothing.
 pub struct Span {
@@ -54,7 +52,7 @@ impl Span {
         }
     }
 
-    pub(crate) fn recording(data: Box<SpanData>, tracer: Arc<TracerInner>) -> Self {
+    pub(crate) fn recording(data: SpanData, tracer: Arc<TracerInner>) -> Self {
         Span {
             span_context: data.span_context.clone(),
             recording: Some(Recording { data, tracer }),
@@ -111,6 +109,9 @@ impl Span {
         if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
             slot.value = value;
         } else if attrs.len() < limits.max_attributes {
+            if attrs.capacity() == 0 {
+                *attrs = prela_core::pool::attributes();
+            }
             attrs.push(KeyValue::new(key, value));
         } else {
             r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
@@ -159,6 +160,9 @@ impl Span {
         }
         let mut event = Event::new(name, timestamp, attributes);
         event.dropped_attributes_count = dropped;
+        if r.data.events.capacity() == 0 {
+            r.data.events = prela_core::pool::events();
+        }
         r.data.events.push(event);
     }
 
@@ -240,8 +244,6 @@ impl Span {
         }
         if data.span_context.is_sampled() {
             tracer.finish(data);
-        } else {
-            prela_core::pool::recycle(data);
         }
     }
 }

@@ -26,12 +26,12 @@ pub(crate) struct TracerInner {
 }
 
 impl TracerInner {
-    pub(crate) fn finish(&self, data: Box<SpanData>) {
+    pub(crate) fn finish(&self, data: SpanData) {
         if let Some((last, rest)) = self.processors.split_last() {
             for p in rest {
-                p.on_end(SpanData::clone(&data));
+                p.on_end(data.clone());
             }
-            last.on_end_boxed(data);
+            last.on_end(data);
         }
     }
 }
@@ -87,7 +87,7 @@ impl Tracer {
             name: name.into(),
             span_type: SpanType::Custom,
             parent: Parent::Current,
-            data: None,
+            attributes: Vec::new(),
             start_time: None,
         }
     }
@@ -268,9 +268,7 @@ pub struct SpanBuilder<'t> {
     name: Str,
     span_type: SpanType,
     parent: Parent,
-    /// The span's box, taken from the pool by the first attribute (which it
-    /// holds) or at start.
-    data: Option<Box<SpanData>>,
+    attributes: Vec<KeyValue>,
     start_time: Option<SystemTime>,
 }
 
@@ -298,11 +296,12 @@ impl SpanBuilder<'_> {
         key: impl Into<prela_core::Key>,
         value: impl Into<prela_core::Value>,
     ) -> Self {
-        // The attributes go straight into the span's (recycled) box.
-        self.data
-            .get_or_insert_with(prela_core::pool::span)
-            .attributes
-            .push(KeyValue::new(key, value));
+        if self.attributes.capacity() == 0 {
+            // Room for a span's usual attributes (recycled when possible):
+            // this vector becomes the span's own.
+            self.attributes = prela_core::pool::attributes();
+        }
+        self.attributes.push(KeyValue::new(key, value));
         self
     }
 
@@ -350,7 +349,7 @@ impl SpanBuilder<'_> {
             self.name,
             self.span_type,
             parent,
-            self.data,
+            self.attributes,
             self.start_time,
         )
     }
@@ -366,7 +365,7 @@ fn start(
     name: Str,
     span_type: SpanType,
     parent: Option<SpanContext>,
-    data: Option<Box<SpanData>>,
+    attributes: Vec<KeyValue>,
     start_time: Option<SystemTime>,
 ) -> Span {
     let inner = &tracer.inner;
@@ -387,37 +386,24 @@ fn start(
         trace_id,
         &name,
         span_type,
-        data.as_ref().map_or(&[][..], |d| &d.attributes[..]),
+        &attributes,
     ));
     let sampled = result.decision == SamplingDecision::RecordAndSample;
     let mut sc = SpanContext::new(trace_id, span_id, base_flags.with_sampled(sampled));
     sc.trace_state = result.trace_state.unwrap_or(base_state);
     if result.decision == SamplingDecision::Drop || inner.processors.is_empty() {
-        if let Some(d) = data {
-            prela_core::pool::recycle(d);
-        }
         return Span::non_recording(sc);
     }
-    let mut data = data.unwrap_or_else(prela_core::pool::span);
-    // Every field but the attributes (and the events, empty in a box from
-    // the pool) is set here: the box may hold an earlier span's values.
-    let d = &mut *data;
-    d.span_context = sc;
-    d.parent_span_id = parent.as_ref().map(|p| p.span_id);
-    d.parent_is_remote = parent.as_ref().is_some_and(|p| p.is_remote);
-    d.name = name;
-    d.span_type = span_type;
-    d.start_time = start_time.unwrap_or_else(SystemTime::now);
-    d.end_time = None;
-    d.status = prela_core::Status::Pending;
-    d.dropped_attributes_count = 0;
-    d.dropped_events_count = 0;
-    d.replay_snapshot = None;
-    if !Arc::ptr_eq(&d.resource, &inner.resource) {
-        d.resource = Arc::clone(&inner.resource);
-    }
+    let mut data = SpanData::started(
+        sc,
+        parent.as_ref().map(|p| p.span_id),
+        name,
+        span_type,
+        start_time.unwrap_or_else(SystemTime::now),
+        Arc::clone(&inner.resource),
+    );
+    data.parent_is_remote = parent.as_ref().is_some_and(|p| p.is_remote);
     let limits = &inner.limits;
-    let attributes = &d.attributes;
     let clean = attributes.len() <= limits.max_attributes
         && limits.max_attribute_value_length.is_none()
         && !attributes
@@ -425,10 +411,10 @@ fn start(
             .enumerate()
             .any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key));
     let mut span = if clean {
-        // The usual case: the builder's attributes are already in place.
+        // The usual case: take the builder's attributes as they are.
+        data.attributes = attributes;
         Span::recording(data, Arc::clone(&tracer.inner))
     } else {
-        let attributes = std::mem::take(&mut data.attributes);
         let mut span = Span::recording(data, Arc::clone(&tracer.inner));
         for kv in attributes {
             span.set_attribute(kv.key, kv.value);

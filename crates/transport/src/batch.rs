@@ -160,10 +160,11 @@ impl From<ConfigError> for BatchError {
     }
 }
 
+// Spans travel unboxed: boxing them would add an allocation per span to
+// shrink control messages that are sent a few times per process.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
-    /// The tracer's box (see `prela_core::pool`): a pointer travels, not the
-    /// span.
-    Span(Box<SpanData>),
+    Span(SpanData),
     Flush {
         deadline: Instant,
         ack: Sender<Result<(), ExportError>>,
@@ -450,11 +451,6 @@ impl BatchProcessor {
 
 impl SpanProcessor for BatchProcessor {
     fn on_end(&self, span: SpanData) {
-        self.on_end_boxed(Box::new(span));
-    }
-
-    /// Queues the span's box as it is (see [`prela_core::pool`]).
-    fn on_end_boxed(&self, span: Box<SpanData>) {
         let s = &*self.shared;
         if s.shut_down.load(Ordering::Acquire) {
             let n = s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
@@ -594,16 +590,7 @@ impl Drop for BatchProcessor {
 struct Worker {
     shared: Arc<Shared>,
     rx: Receiver<Msg>,
-    /// The batch being built, contiguous for `SpanExporter::export`.
     batch: Vec<SpanData>,
-    /// The boxes the batch's spans came in, holding blanks meanwhile: after
-    /// export each span goes back into one and the box to the pool. Always
-    /// as many as `batch`. Boxed on purpose: the boxes themselves are
-    /// what is recycled.
-    #[allow(clippy::vec_box)]
-    boxes: Vec<Box<SpanData>>,
-    /// Blank spans to swap into boxes (they stay on this thread).
-    blanks: Vec<SpanData>,
     rng: u64,
 }
 
@@ -615,8 +602,6 @@ impl Worker {
             shared,
             rx,
             batch: Vec::new(),
-            boxes: Vec::new(),
-            blanks: Vec::new(),
             rng: h.finish() | 1,
         }
     }
@@ -701,14 +686,11 @@ impl Worker {
         s.sleeping.store(false, Ordering::SeqCst);
     }
 
-    fn push(&mut self, mut boxed: Box<SpanData>) {
+    fn push(&mut self, mut span: SpanData) {
         if let Some(rules) = &self.shared.redaction {
-            rules.apply(&mut boxed);
+            rules.apply(&mut span);
         }
-        let mut span = self.blanks.pop().unwrap_or_else(prela_core::pool::blank);
-        std::mem::swap(&mut *boxed, &mut span);
         self.batch.push(span);
-        self.boxes.push(boxed);
     }
 
     /// Handles a flush or shutdown marker; `true` when the worker must stop.
@@ -835,12 +817,8 @@ impl Worker {
         };
         shared.set_busy(false);
         let n = self.batch.len() as u64;
-        for mut span in self.batch.drain(..) {
-            if let Some(mut boxed) = self.boxes.pop() {
-                std::mem::swap(&mut *boxed, &mut span);
-                self.blanks.push(span);
-                prela_core::pool::recycle(boxed);
-            }
+        for span in self.batch.drain(..) {
+            prela_core::pool::recycle(span);
         }
         let Ok(_guard) = shared.settle.lock() else {
             return;

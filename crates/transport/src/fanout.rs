@@ -90,15 +90,6 @@ impl SpanProcessor for FanOut {
         }
     }
 
-    fn on_end_boxed(&self, span: Box<SpanData>) {
-        if let Some((last, rest)) = self.processors.split_last() {
-            for p in rest {
-                p.on_end(SpanData::clone(&span));
-            }
-            last.on_end_boxed(span);
-        }
-    }
-
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         self.all(|p| p.force_flush(deadline))
     }

@@ -344,11 +344,6 @@ impl<P: SpanProcessor> SpanProcessor for Redactor<P> {
         self.inner.on_end(span);
     }
 
-    fn on_end_boxed(&self, mut span: Box<SpanData>) {
-        self.rules.apply(&mut span);
-        self.inner.on_end_boxed(span);
-    }
-
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         self.inner.force_flush(deadline)
     }

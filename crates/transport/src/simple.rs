@@ -66,12 +66,11 @@ impl<E: SpanExporter> SimpleProcessor<E> {
     }
 }
 
-impl<E: SpanExporter> SimpleProcessor<E> {
-    /// Redacts and exports one span, counting the outcome.
-    fn process(&self, span: &mut SpanData) {
+impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
+    fn on_end(&self, mut span: SpanData) {
         self.received.fetch_add(1, Ordering::Relaxed);
         if let Some(rules) = &self.redaction {
-            rules.apply(span);
+            rules.apply(&mut span);
         }
         if self.shut_down.load(Ordering::Acquire) {
             self.counters
@@ -82,7 +81,7 @@ impl<E: SpanExporter> SimpleProcessor<E> {
         }
         let start = Instant::now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.exporter.export(std::slice::from_ref(&*span))
+            self.exporter.export(std::slice::from_ref(&span))
         }));
         self.counters.latency.record(start.elapsed());
         match outcome {
@@ -105,18 +104,6 @@ impl<E: SpanExporter> SimpleProcessor<E> {
             Err(_) => self.fail("the exporter panicked".into()),
             Ok(_) => self.fail("unknown export result".into()),
         }
-    }
-}
-
-impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
-    fn on_end(&self, mut span: SpanData) {
-        self.process(&mut span);
-    }
-
-    /// Exports the span, then gives its box back to [`prela_core::pool`].
-    fn on_end_boxed(&self, mut span: Box<SpanData>) {
-        self.process(&mut span);
-        prela_core::pool::recycle(span);
     }
 
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {

@@ -1,5 +1,6 @@
-//! Span boxes go round: tracer → batch queue → exporter → pool → tracer.
-//! Nothing of an earlier span may show in a later one that reuses its box.
+//! Attribute and event vectors go round: tracer → batch queue → exporter →
+//! pool → tracer. Nothing of an earlier span may show in a later one that
+//! reuses its vectors.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
@@ -29,7 +30,7 @@ fn shape(i: u64) -> (u64, u64, bool, bool) {
 }
 
 #[test]
-fn recycled_boxes_carry_nothing_from_earlier_spans() {
+fn recycled_vectors_carry_nothing_from_earlier_spans() {
     let keep = Arc::new(Keep::default());
     let processor = Arc::new(
         BatchProcessor::builder_shared(keep.clone())
