@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -55,18 +54,7 @@ impl Gateway {
 }
 
 fn parse(r: &Received) -> serde_json::Value {
-    let mut json = String::new();
-    if r.headers
-        .get("content-encoding")
-        .is_some_and(|v| v == "gzip")
-    {
-        flate2::read::GzDecoder::new(r.body.as_slice())
-            .read_to_string(&mut json)
-            .unwrap();
-    } else {
-        json = String::from_utf8(r.body.clone()).unwrap();
-    }
-    serde_json::from_str(&json).unwrap()
+    serde_json::from_slice(&r.decoded_body().unwrap()).unwrap()
 }
 
 /// A root agent span and four children, one of which failed.

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use prela_core::{
-    Event, KeyValue, Resource, SpanContext, SpanData, SpanId, SpanProcessor, SpanType, TraceFlags,
-    TraceId,
+    Event, Resource, SpanContext, SpanData, SpanId, SpanProcessor, SpanType, TraceFlags, TraceId,
 };
 use prela_export_otlp::grpc;
 use prela_export_otlp::{Compression, OtlpExporter, Protocol};
@@ -29,14 +28,7 @@ fn span(i: u64, resource: &Arc<Resource>) -> SpanData {
     let mut s = SpanData::new(cx, "llm.call", t0, t0 + Duration::from_micros(250));
     s.span_type = SpanType::Llm;
     s.resource = Arc::clone(resource);
-    s.attributes = vec![
-        KeyValue::new("gen_ai.request.model", "gpt-4o"),
-        KeyValue::new("gen_ai.request.temperature", 0.7),
-        KeyValue::new("llm.stream", false),
-        KeyValue::new("tool.name", "web_search"),
-        KeyValue::new("gen_ai.usage.input_tokens", 412i64),
-        KeyValue::new("gen_ai.usage.output_tokens", 87i64),
-    ];
+    s.attributes = prela_testkit::llm_call_attributes();
     s.events = vec![Event::new("gen_ai.choice", t0, vec![])];
     s
 }

@@ -80,21 +80,7 @@ fn received_spans(server: &ScriptedServer, trace: u128) -> Vec<Span> {
         .iter()
         .filter_map(|r| {
             // rotel forwards gzipped whatever it is told; honour the header.
-            let body = if r
-                .headers
-                .get("content-encoding")
-                .is_some_and(|v| v == "gzip")
-            {
-                let mut out = Vec::new();
-                std::io::Read::read_to_end(
-                    &mut flate2::read::GzDecoder::new(r.body.as_slice()),
-                    &mut out,
-                )
-                .ok()?;
-                out
-            } else {
-                r.body.clone()
-            };
+            let body = r.decoded_body()?;
             ExportTraceServiceRequest::decode(body.as_slice()).ok()
         })
         .flat_map(|req| req.resource_spans)

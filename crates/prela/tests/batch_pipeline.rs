@@ -2,21 +2,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use prela::transport::BatchProcessor;
-use prela::{ExportResult, KeyValue, SpanData, SpanExporter, SpanType, Tracer};
+use prela::{KeyValue, SpanType, Tracer};
 
-#[derive(Default)]
-struct Count(AtomicU64);
-
-impl SpanExporter for Count {
-    fn export(&self, batch: &[SpanData]) -> ExportResult {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        ExportResult::Success
-    }
-}
+use prela_testkit::Count;
 
 const MODELS: [&str; 4] = ["gpt-4o", "claude-sonnet-4", "gemini-2.0", "llama-3.3"];
 const TOOLS: [&str; 5] = ["web_search", "fetch_url", "calculator", "sql", "python"];

@@ -309,21 +309,7 @@ fn span_names_received(server: &ScriptedServer) -> Vec<String> {
         .received()
         .iter()
         .filter_map(|r| {
-            let body = if r
-                .headers
-                .get("content-encoding")
-                .is_some_and(|v| v == "gzip")
-            {
-                let mut out = Vec::new();
-                std::io::Read::read_to_end(
-                    &mut flate2_free::GzDecoder::new(r.body.as_slice()),
-                    &mut out,
-                )
-                .ok()?;
-                out
-            } else {
-                r.body.clone()
-            };
+            let body = r.decoded_body()?;
             prela::otlp::decode_request(&body).ok()
         })
         .flat_map(|q| {
@@ -334,11 +320,6 @@ fn span_names_received(server: &ScriptedServer) -> Vec<String> {
                 .map(|sp| sp.name)
         })
         .collect()
-}
-
-/// gzip decoding without a direct flate2 dependency here.
-mod flate2_free {
-    pub(crate) use prela_testkit::GzDecoder;
 }
 
 #[test]

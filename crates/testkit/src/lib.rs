@@ -103,6 +103,25 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
+impl Received {
+    /// The body as sent before compression: gunzipped when the request
+    /// says `content-encoding: gzip`, else as received. `None` for a gzip
+    /// body that does not decode.
+    pub fn decoded_body(&self) -> Option<Vec<u8>> {
+        if self
+            .headers
+            .get("content-encoding")
+            .is_some_and(|v| v == "gzip")
+        {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut GzDecoder::new(self.body.as_slice()), &mut out).ok()?;
+            Some(out)
+        } else {
+            Some(self.body.clone())
+        }
+    }
+}
+
 /// The queued replies, then the reply for everything after.
 struct ScriptState {
     queue: VecDeque<Reply>,
@@ -547,6 +566,32 @@ impl prela_core::SpanProcessor for Collect {
 impl prela_core::SpanExporter for Collect {
     fn export(&self, batch: &[prela_core::SpanData]) -> prela_core::ExportResult {
         self.0.lock().unwrap().extend_from_slice(batch);
+        prela_core::ExportResult::Success
+    }
+}
+
+/// The six attributes of the benchmarks' `llm.call` span: model,
+/// temperature, streaming, tool, input and output tokens.
+pub fn llm_call_attributes() -> Vec<prela_core::KeyValue> {
+    use prela_core::KeyValue;
+    vec![
+        KeyValue::new("gen_ai.request.model", "gpt-4o"),
+        KeyValue::new("gen_ai.request.temperature", 0.7),
+        KeyValue::new("llm.stream", false),
+        KeyValue::new("tool.name", "web_search"),
+        KeyValue::new("gen_ai.usage.input_tokens", 412i64),
+        KeyValue::new("gen_ai.usage.output_tokens", 87i64),
+    ]
+}
+
+/// An exporter that counts the spans it is given and keeps nothing.
+#[derive(Default)]
+pub struct Count(pub std::sync::atomic::AtomicU64);
+
+impl prela_core::SpanExporter for Count {
+    fn export(&self, batch: &[prela_core::SpanData]) -> prela_core::ExportResult {
+        self.0
+            .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         prela_core::ExportResult::Success
     }
 }

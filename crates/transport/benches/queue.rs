@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group};
 use prela_core::{
-    ExportResult, KeyValue, SpanContext, SpanData, SpanExporter, SpanId, SpanProcessor, SpanType,
-    TraceFlags, TraceId,
+    ExportResult, SpanContext, SpanData, SpanExporter, SpanId, SpanProcessor, SpanType, TraceFlags,
+    TraceId,
 };
 use prela_transport::BatchProcessor;
 
@@ -34,14 +34,7 @@ fn llm_span(i: u64) -> SpanData {
     let now = SystemTime::now();
     let mut s = SpanData::new(cx, "llm.call", now, now);
     s.span_type = SpanType::Llm;
-    s.attributes = vec![
-        KeyValue::new("gen_ai.request.model", "gpt-4o"),
-        KeyValue::new("gen_ai.request.temperature", 0.7),
-        KeyValue::new("llm.stream", false),
-        KeyValue::new("tool.name", "web_search"),
-        KeyValue::new("gen_ai.usage.input_tokens", 412i64),
-        KeyValue::new("gen_ai.usage.output_tokens", 87i64),
-    ];
+    s.attributes = prela_testkit::llm_call_attributes();
     s
 }
 

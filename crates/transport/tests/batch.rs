@@ -325,15 +325,7 @@ fn a_panicking_exporter_is_caught_and_the_worker_survives() {
     assert_accounted(&p.stats());
 }
 
-#[derive(Default)]
-struct Count(AtomicU64);
-
-impl SpanExporter for Count {
-    fn export(&self, batch: &[SpanData]) -> ExportResult {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        ExportResult::Success
-    }
-}
+use prela_testkit::Count;
 
 #[test]
 fn spans_after_shutdown_are_counted_as_dropped() {
