@@ -8,10 +8,17 @@
 //! hands the emptied vectors back here and the tracer takes them for new
 //! spans, so in steady state neither thread allocates or frees.
 //!
-//! The pool is bounded (at most [`POOL_SIZE`] vectors of each kind, each of
-//! at most [`MAX_RECYCLED_CAPACITY`] slots), so it holds at most about
-//! 3 MiB however bursty the load.
+//! Vectors travel in chunks of [`CHUNK`]: the worker returns a batch's
+//! vectors a chunk at a time, and each application thread keeps the chunk
+//! it is taking from, so the shared pool is touched once per
+//! [`CHUNK`] spans, not once per span.
+//!
+//! The pool is bounded (at most [`POOL_SIZE`] vectors of each kind in the
+//! shared pool plus one chunk per thread, each of at most
+//! [`MAX_RECYCLED_CAPACITY`] slots), so it holds at most a few MiB however
+//! bursty the load.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -19,8 +26,11 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::span::{Event, SpanData};
 use crate::value::KeyValue;
 
-/// Most vectors of each kind kept for reuse.
+/// Most vectors of each kind kept in the shared pool.
 pub const POOL_SIZE: usize = 2048;
+
+/// Vectors handed over at a time between the worker and a thread.
+pub const CHUNK: usize = 32;
 
 /// Vectors with more slots than this are freed, not kept.
 pub const MAX_RECYCLED_CAPACITY: usize = 16;
@@ -31,57 +41,113 @@ pub const ATTRIBUTES_CAPACITY: usize = 8;
 /// Slots in a fresh event vector.
 pub const EVENTS_CAPACITY: usize = 2;
 
+type Chunk<T> = Vec<Vec<T>>;
+
 struct Pool {
-    attributes: (Sender<Vec<KeyValue>>, Receiver<Vec<KeyValue>>),
-    events: (Sender<Vec<Event>>, Receiver<Vec<Event>>),
+    attributes: (Sender<Chunk<KeyValue>>, Receiver<Chunk<KeyValue>>),
+    events: (Sender<Chunk<Event>>, Receiver<Chunk<Event>>),
 }
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        attributes: crossbeam_channel::bounded(POOL_SIZE),
-        events: crossbeam_channel::bounded(POOL_SIZE),
+        attributes: crossbeam_channel::bounded(POOL_SIZE / CHUNK),
+        events: crossbeam_channel::bounded(POOL_SIZE / CHUNK),
     })
+}
+
+thread_local! {
+    static ATTRIBUTES: RefCell<Chunk<KeyValue>> = const { RefCell::new(Vec::new()) };
+    static EVENTS: RefCell<Chunk<Event>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One vector from this thread's chunk, refilled from the shared pool when
+/// it runs out; `None` when both are empty (or the thread is exiting).
+fn take<T>(
+    local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>,
+    shared: &Receiver<Chunk<T>>,
+) -> Option<Vec<T>> {
+    local
+        .try_with(|chunk| {
+            let mut chunk = chunk.try_borrow_mut().ok()?;
+            if chunk.is_empty() {
+                *chunk = shared.try_recv().ok()?;
+            }
+            chunk.pop()
+        })
+        .ok()
+        .flatten()
 }
 
 /// An empty attribute vector with room for at least
 /// [`ATTRIBUTES_CAPACITY`] attributes, recycled when one is available.
 pub fn attributes() -> Vec<KeyValue> {
-    pool()
-        .attributes
-        .1
-        .try_recv()
-        .unwrap_or_else(|_| Vec::with_capacity(ATTRIBUTES_CAPACITY))
+    take(&ATTRIBUTES, &pool().attributes.1)
+        .unwrap_or_else(|| Vec::with_capacity(ATTRIBUTES_CAPACITY))
 }
 
 /// An empty event vector, recycled when one is available.
 pub fn events() -> Vec<Event> {
-    pool()
-        .events
-        .1
-        .try_recv()
-        .unwrap_or_else(|_| Vec::with_capacity(EVENTS_CAPACITY))
+    take(&EVENTS, &pool().events.1).unwrap_or_else(|| Vec::with_capacity(EVENTS_CAPACITY))
+}
+
+/// Collects emptied vectors and hands them to the shared pool a chunk at a
+/// time.
+struct Returns<T> {
+    chunk: Chunk<T>,
+    min_capacity: usize,
+}
+
+impl<T> Returns<T> {
+    fn new(min_capacity: usize) -> Self {
+        Returns {
+            chunk: Vec::new(),
+            min_capacity,
+        }
+    }
+
+    fn add(&mut self, mut v: Vec<T>, to: &Sender<Chunk<T>>) {
+        if !(self.min_capacity..=MAX_RECYCLED_CAPACITY).contains(&v.capacity()) {
+            return;
+        }
+        v.clear();
+        if self.chunk.capacity() == 0 {
+            self.chunk.reserve_exact(CHUNK);
+        }
+        self.chunk.push(v);
+        if self.chunk.len() >= CHUNK {
+            self.send(to);
+        }
+    }
+
+    fn send(&mut self, to: &Sender<Chunk<T>>) {
+        if !self.chunk.is_empty() {
+            // A full pool drops the chunk: its vectors are freed.
+            let _ = to.try_send(std::mem::take(&mut self.chunk));
+        }
+    }
+}
+
+/// Empties `spans`, keeping their attribute and event vectors (emptied)
+/// for new spans.
+pub fn recycle_all(spans: &mut Vec<SpanData>) {
+    let p = pool();
+    let mut attributes = Returns::new(ATTRIBUTES_CAPACITY);
+    let mut events = Returns::new(EVENTS_CAPACITY);
+    for span in spans.iter_mut() {
+        attributes.add(std::mem::take(&mut span.attributes), &p.attributes.0);
+        events.add(std::mem::take(&mut span.events), &p.events.0);
+    }
+    spans.clear();
+    attributes.send(&p.attributes.0);
+    events.send(&p.events.0);
 }
 
 /// Drops a span that is done with, keeping its attribute and event vectors
-/// (emptied) for new spans.
+/// (emptied) for new spans. [`recycle_all`] is cheaper for many spans.
 pub fn recycle(span: SpanData) {
-    let SpanData {
-        mut attributes,
-        mut events,
-        ..
-    } = span;
-    let p = pool();
-    let cap = attributes.capacity();
-    if (ATTRIBUTES_CAPACITY..=MAX_RECYCLED_CAPACITY).contains(&cap) {
-        attributes.clear();
-        let _ = p.attributes.0.try_send(attributes);
-    }
-    let cap = events.capacity();
-    if (EVENTS_CAPACITY..=MAX_RECYCLED_CAPACITY).contains(&cap) {
-        events.clear();
-        let _ = p.events.0.try_send(events);
-    }
+    let mut one = vec![span];
+    recycle_all(&mut one);
 }
 
 #[cfg(test)]

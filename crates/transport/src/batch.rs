@@ -817,9 +817,7 @@ impl Worker {
         };
         shared.set_busy(false);
         let n = self.batch.len() as u64;
-        for span in self.batch.drain(..) {
-            prela_core::pool::recycle(span);
-        }
+        prela_core::pool::recycle_all(&mut self.batch);
         let Ok(_guard) = shared.settle.lock() else {
             return;
         };
