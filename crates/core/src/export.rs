@@ -114,9 +114,10 @@ impl ExportResult {
 
 /// Sends finished spans somewhere: a terminal, a file, a collector.
 ///
-/// `export` is called by one processor thread at a time per processor, but an
-/// exporter shared between processors must handle concurrent calls, hence
-/// `&self`.
+/// A processor calls `export` from one thread at a time unless the exporter
+/// says, through [`max_concurrent_exports`](Self::max_concurrent_exports),
+/// that it takes more. An exporter shared between processors must handle
+/// concurrent calls either way, hence `&self`.
 pub trait SpanExporter: Send + Sync + 'static {
     /// Exports one batch.
     fn export(&self, batch: &[SpanData]) -> ExportResult;
@@ -138,6 +139,16 @@ pub trait SpanExporter: Send + Sync + 'static {
     fn bytes_sent(&self) -> u64 {
         0
     }
+
+    /// How many `export` calls a batch processor may run at once for this
+    /// exporter by default (1: calls never overlap, batches go out in
+    /// order). A network exporter whose calls mostly wait on the receiver
+    /// returns 2, so that the next batch is encoded while the previous one
+    /// is on the wire; batches may then arrive out of order. The
+    /// processor's own setting, when given, wins.
+    fn max_concurrent_exports(&self) -> usize {
+        1
+    }
 }
 
 impl<E: SpanExporter + ?Sized> SpanExporter for Box<E> {
@@ -146,6 +157,9 @@ impl<E: SpanExporter + ?Sized> SpanExporter for Box<E> {
     }
     fn bytes_sent(&self) -> u64 {
         (**self).bytes_sent()
+    }
+    fn max_concurrent_exports(&self) -> usize {
+        (**self).max_concurrent_exports()
     }
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         (**self).force_flush(deadline)
@@ -161,6 +175,9 @@ impl<E: SpanExporter + ?Sized> SpanExporter for std::sync::Arc<E> {
     }
     fn bytes_sent(&self) -> u64 {
         (**self).bytes_sent()
+    }
+    fn max_concurrent_exports(&self) -> usize {
+        (**self).max_concurrent_exports()
     }
     fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
         (**self).force_flush(deadline)

@@ -651,6 +651,12 @@ impl SpanExporter for OtlpExporter {
     fn bytes_sent(&self) -> u64 {
         self.client.bytes_sent()
     }
+
+    /// 2: the next batch is encoded while the previous one is on the wire
+    /// (requests still go out one at a time per connection).
+    fn max_concurrent_exports(&self) -> usize {
+        2
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! [`BatchProcessor`]: a bounded queue and one worker thread per processor.
+//! [`BatchProcessor`]: a bounded queue and one worker thread per processor
+//! (plus helper threads when the exporter takes concurrent calls).
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -39,6 +40,14 @@ pub struct BatchConfig {
     pub max_backoff: Duration,
     /// Most retries per batch after the first attempt (default 5).
     pub max_retries: u32,
+    /// Most export calls running at once (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`).
+    /// `None` (the default) takes the exporter's
+    /// [`SpanExporter::max_concurrent_exports`]: 1 for the console, file and
+    /// cloud exporters, 2 for OTLP. Above 1, the worker hands full batches
+    /// to helper threads (started when first needed) and keeps taking spans
+    /// off the queue while they export; batches may then arrive out of
+    /// order. At most this many batches are held beyond the queue.
+    pub max_concurrent_exports: Option<usize>,
 }
 
 impl Default for BatchConfig {
@@ -51,6 +60,7 @@ impl Default for BatchConfig {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
             max_retries: 5,
+            max_concurrent_exports: None,
         }
     }
 }
@@ -62,8 +72,9 @@ impl BatchConfig {
     }
 
     /// Defaults overridden by `OTEL_BSP_SCHEDULE_DELAY`,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and
-    /// `OTEL_BSP_EXPORT_TIMEOUT` as `lookup` returns them.
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// `OTEL_BSP_EXPORT_TIMEOUT` and `OTEL_BSP_MAX_CONCURRENT_EXPORTS` as
+    /// `lookup` returns them.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = BatchConfig::default();
         let get = |name: &str| -> Result<Option<usize>, ConfigError> {
@@ -85,6 +96,9 @@ impl BatchConfig {
         if let Some(ms) = get("OTEL_BSP_EXPORT_TIMEOUT")? {
             c.export_timeout =
                 Duration::from_millis(positive("OTEL_BSP_EXPORT_TIMEOUT", ms)? as u64);
+        }
+        if let Some(n) = get("OTEL_BSP_MAX_CONCURRENT_EXPORTS")? {
+            c.max_concurrent_exports = Some(positive("OTEL_BSP_MAX_CONCURRENT_EXPORTS", n)?);
         }
         if let Some(n) = get("OTEL_BSP_MAX_QUEUE_SIZE")? {
             c.max_queue_size = positive("OTEL_BSP_MAX_QUEUE_SIZE", n)?;
@@ -114,6 +128,9 @@ impl BatchConfig {
         }
         if self.export_timeout.is_zero() {
             return zero("export_timeout");
+        }
+        if self.max_concurrent_exports == Some(0) {
+            return zero("max_concurrent_exports");
         }
         if self.max_export_batch_size > self.max_queue_size {
             return Err(ConfigError::new(
@@ -358,6 +375,12 @@ impl BatchProcessorBuilder {
         self
     }
 
+    /// See [`BatchConfig::max_concurrent_exports`].
+    pub fn max_concurrent_exports(mut self, n: usize) -> Self {
+        self.config.max_concurrent_exports = Some(n);
+        self
+    }
+
     /// Scrubs every span with `rules` on the worker thread, before export
     /// (see [`RedactionRules`]).
     pub fn redaction(mut self, rules: RedactionRules) -> Self {
@@ -592,17 +615,50 @@ struct Worker {
     rx: Receiver<Msg>,
     batch: Vec<SpanData>,
     rng: u64,
+    /// Export calls allowed at once: this thread's plus the helpers'.
+    concurrency: usize,
+    /// Full batches for the helper threads, which share the receiver.
+    jobs_tx: Sender<Vec<SpanData>>,
+    jobs_rx: Receiver<Vec<SpanData>>,
+    /// Batches the helpers are done with, emptied, for reuse.
+    done_tx: Sender<Vec<SpanData>>,
+    done_rx: Receiver<Vec<SpanData>>,
+    /// Helper threads started so far (at most `concurrency - 1`).
+    helpers: usize,
+    /// Batches on the helpers now.
+    in_flight: usize,
+    spare: Vec<Vec<SpanData>>,
+}
+
+/// A xorshift seed that differs between processes and threads.
+fn seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish() | 1
 }
 
 impl Worker {
     fn new(shared: Arc<Shared>, rx: Receiver<Msg>) -> Self {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(std::process::id().into());
+        let concurrency = shared
+            .config
+            .max_concurrent_exports
+            .unwrap_or_else(|| shared.exporter.max_concurrent_exports())
+            .max(1);
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Worker {
             shared,
             rx,
             batch: Vec::new(),
-            rng: h.finish() | 1,
+            rng: seed(),
+            concurrency,
+            jobs_tx,
+            jobs_rx,
+            done_tx,
+            done_rx,
+            helpers: 0,
+            in_flight: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -636,7 +692,7 @@ impl Worker {
                     self.shared.queued.fetch_sub(taken, Ordering::Relaxed);
                     self.shared.taken.fetch_add(taken, Ordering::Relaxed);
                     if self.batch.len() >= self.shared.config.max_export_batch_size {
-                        self.export(None);
+                        self.dispatch();
                         next = Instant::now() + delay;
                     }
                     if let Some(msg) = control {
@@ -655,7 +711,7 @@ impl Worker {
                 Err(TryRecvError::Empty) => {
                     let now = Instant::now();
                     if now >= next {
-                        self.export(None);
+                        self.dispatch();
                         next = Instant::now() + delay;
                         continue;
                     }
@@ -693,21 +749,99 @@ impl Worker {
         self.batch.push(span);
     }
 
+    /// Exports the batch: on a helper thread when one may take it (so this
+    /// thread goes back to the queue at once), otherwise here.
+    fn dispatch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        while let Ok(batch) = self.done_rx.try_recv() {
+            self.returned(batch);
+        }
+        if self.in_flight + 1 < self.concurrency && self.start_helper() {
+            let next = self.spare.pop().unwrap_or_default();
+            let batch = std::mem::replace(&mut self.batch, next);
+            match self.jobs_tx.send(batch) {
+                Ok(()) => {
+                    self.in_flight += 1;
+                    return;
+                }
+                // Unreachable while `jobs_rx` lives here; export inline.
+                Err(e) => self.batch = e.into_inner(),
+            }
+        }
+        self.export(None);
+    }
+
+    /// Makes sure a helper is free to take a batch, starting one if every
+    /// helper is busy; `false` if none could be started.
+    fn start_helper(&mut self) -> bool {
+        if self.in_flight < self.helpers {
+            return true;
+        }
+        let shared = Arc::clone(&self.shared);
+        let jobs = self.jobs_rx.clone();
+        let done = self.done_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("prela-batch-export".into())
+            .stack_size(WORKER_STACK)
+            .spawn(move || {
+                let mut rng = seed();
+                for mut batch in jobs {
+                    export_batch(&shared, &mut batch, None, &mut rng, false);
+                    if done.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+        if spawned.is_ok() {
+            self.helpers += 1;
+        }
+        spawned.is_ok()
+    }
+
+    fn returned(&mut self, batch: Vec<SpanData>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.spare.len() < self.concurrency {
+            self.spare.push(batch);
+        }
+    }
+
+    /// Waits, at most until `deadline`, for the helpers' exports to finish;
+    /// `true` if they all did.
+    fn wait_helpers(&mut self, deadline: Instant) -> bool {
+        while self.in_flight > 0 {
+            match self.done_rx.recv_deadline(deadline) {
+                Ok(batch) => self.returned(batch),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
     /// Handles a flush or shutdown marker; `true` when the worker must stop.
+    ///
+    /// When helper exports are still running at the deadline, no answer is
+    /// sent: the caller then counts the spans that are not settled itself.
     fn control(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::Span(_) => false,
             Msg::Flush { deadline, ack } => {
                 self.export(Some(deadline));
-                let flushed = self.call_exporter(|e| e.force_flush(deadline));
-                let _ = ack.send(self.shared.report(false, flushed));
+                if self.wait_helpers(deadline) {
+                    let flushed = self.call_exporter(|e| e.force_flush(deadline));
+                    let _ = ack.send(self.shared.report(false, flushed));
+                }
                 false
             }
             Msg::Shutdown { deadline, ack } => {
                 self.export(Some(deadline));
+                let settled = self.wait_helpers(deadline);
                 self.drain_after_shutdown();
                 let closed = self.call_exporter(|e| e.shutdown(deadline));
-                let _ = ack.send(self.shared.report(true, closed));
+                if settled {
+                    let _ = ack.send(self.shared.report(true, closed));
+                }
                 true
             }
         }
@@ -748,106 +882,118 @@ impl Worker {
         }
     }
 
-    /// Full jitter: uniform in [0, backoff].
-    fn jitter(&mut self, backoff: Duration) -> Duration {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(if nanos == 0 {
-            0
-        } else {
-            self.rng % (nanos + 1)
-        })
-    }
-
-    /// Exports the batch with retries, within the export timeout (and the
-    /// caller's deadline, for a flush or shutdown), then counts the outcome.
+    /// Exports the batch on this thread.
     fn export(&mut self, hurry: Option<Instant>) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let shared = Arc::clone(&self.shared);
+        export_batch(&self.shared, &mut self.batch, hurry, &mut self.rng, true);
+    }
+}
+
+/// Full jitter: uniform in [0, backoff].
+fn jitter(rng: &mut u64, backoff: Duration) -> Duration {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(if nanos == 0 { 0 } else { *rng % (nanos + 1) })
+}
+
+/// Exports `batch` with retries, within the export timeout (and the
+/// caller's deadline, for a flush or shutdown), counts the outcome, and
+/// leaves `batch` empty. `worker` marks the call on the worker thread,
+/// whose time in exports tells producers that the backend is slow.
+fn export_batch(
+    shared: &Shared,
+    batch: &mut Vec<SpanData>,
+    hurry: Option<Instant>,
+    rng: &mut u64,
+    worker: bool,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    if worker {
         shared.set_busy(true);
-        let cfg = &shared.config;
-        let start = Instant::now();
-        let deadline = hurry.map_or(start + cfg.export_timeout, |h| {
-            h.min(start + cfg.export_timeout)
-        });
-        let mut backoff = cfg.initial_backoff;
-        let mut retries = 0u32;
-        // Ok(rejected spans) or Err(why the whole batch failed).
-        let outcome: Result<(u64, Option<String>), String> = loop {
-            let t0 = Instant::now();
-            let batch = &self.batch;
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                shared.exporter.export(batch)
-            }));
-            shared.counters.latency.record(t0.elapsed());
-            match result {
-                Ok(ExportResult::Success) => break Ok((0, None)),
-                Ok(ExportResult::PartialSuccess { rejected, message }) => {
-                    break Ok((rejected.min(self.batch.len() as u64), Some(message)));
-                }
-                Ok(ExportResult::Failure(e)) => break Err(e.to_string()),
-                Ok(ExportResult::Retry { after }) => {
-                    if retries >= cfg.max_retries {
-                        break Err(format!(
-                            "transient failure persisted after {retries} retries"
-                        ));
-                    }
-                    let wait = match after {
-                        Some(a) => a,
-                        None => self.jitter(backoff),
-                    };
-                    backoff = (backoff * 2).min(cfg.max_backoff);
-                    if Instant::now() + wait >= deadline {
-                        break Err(format!(
-                            "transient failure; a retry in {wait:?} would pass the export deadline"
-                        ));
-                    }
-                    retries += 1;
-                    shared.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(wait);
-                }
-                Ok(_) => break Err("unknown export result".into()),
-                // The worker survives a panicking exporter.
-                Err(_) => break Err("the exporter panicked".into()),
+    }
+    let cfg = &shared.config;
+    let start = Instant::now();
+    let deadline = hurry.map_or(start + cfg.export_timeout, |h| {
+        h.min(start + cfg.export_timeout)
+    });
+    let mut backoff = cfg.initial_backoff;
+    let mut retries = 0u32;
+    // Ok(rejected spans) or Err(why the whole batch failed).
+    let outcome: Result<(u64, Option<String>), String> = loop {
+        let t0 = Instant::now();
+        let spans: &[SpanData] = batch;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            shared.exporter.export(spans)
+        }));
+        shared.counters.latency.record(t0.elapsed());
+        match result {
+            Ok(ExportResult::Success) => break Ok((0, None)),
+            Ok(ExportResult::PartialSuccess { rejected, message }) => {
+                break Ok((rejected.min(batch.len() as u64), Some(message)));
             }
-        };
-        shared.set_busy(false);
-        let n = self.batch.len() as u64;
-        prela_core::pool::recycle_all(&mut self.batch);
-        let Ok(_guard) = shared.settle.lock() else {
-            return;
-        };
-        if shared.abandoned.load(Ordering::Acquire) {
-            return;
+            Ok(ExportResult::Failure(e)) => break Err(e.to_string()),
+            Ok(ExportResult::Retry { after }) => {
+                if retries >= cfg.max_retries {
+                    break Err(format!(
+                        "transient failure persisted after {retries} retries"
+                    ));
+                }
+                let wait = match after {
+                    Some(a) => a,
+                    None => jitter(rng, backoff),
+                };
+                backoff = (backoff * 2).min(cfg.max_backoff);
+                if Instant::now() + wait >= deadline {
+                    break Err(format!(
+                        "transient failure; a retry in {wait:?} would pass the export deadline"
+                    ));
+                }
+                retries += 1;
+                shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(wait);
+            }
+            Ok(_) => break Err("unknown export result".into()),
+            // The worker survives a panicking exporter.
+            Err(_) => break Err("the exporter panicked".into()),
         }
-        match outcome {
-            Ok((rejected, message)) => {
+    };
+    if worker {
+        shared.set_busy(false);
+    }
+    let n = batch.len() as u64;
+    prela_core::pool::recycle_all(batch);
+    let Ok(_guard) = shared.settle.lock() else {
+        return;
+    };
+    if shared.abandoned.load(Ordering::Acquire) {
+        return;
+    }
+    match outcome {
+        Ok((rejected, message)) => {
+            shared
+                .counters
+                .exported
+                .fetch_add(n - rejected, Ordering::Relaxed);
+            shared.counters.batches.fetch_add(1, Ordering::Relaxed);
+            if rejected > 0 {
                 shared
                     .counters
-                    .exported
-                    .fetch_add(n - rejected, Ordering::Relaxed);
-                shared.counters.batches.fetch_add(1, Ordering::Relaxed);
-                if rejected > 0 {
-                    shared
-                        .counters
-                        .failed
-                        .fetch_add(rejected, Ordering::Relaxed);
-                    shared.counters.set_last_error(format!(
-                        "the receiver rejected {rejected} of {n} spans: {}",
-                        message.unwrap_or_default()
-                    ));
-                    shared.counters.maybe_report();
-                }
-            }
-            Err(e) => {
-                shared.counters.failed.fetch_add(n, Ordering::Relaxed);
-                shared.counters.set_last_error(e);
+                    .failed
+                    .fetch_add(rejected, Ordering::Relaxed);
+                shared.counters.set_last_error(format!(
+                    "the receiver rejected {rejected} of {n} spans: {}",
+                    message.unwrap_or_default()
+                ));
                 shared.counters.maybe_report();
             }
+        }
+        Err(e) => {
+            shared.counters.failed.fetch_add(n, Ordering::Relaxed);
+            shared.counters.set_last_error(e);
+            shared.counters.maybe_report();
         }
     }
 }
@@ -872,8 +1018,10 @@ mod tests {
             ("OTEL_BSP_SCHEDULE_DELAY", "250"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
+            ("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "3"),
         ]))
         .unwrap();
+        assert_eq!(c.max_concurrent_exports, Some(3));
         assert_eq!(c.scheduled_delay, Duration::from_millis(250));
         assert_eq!(c.max_queue_size, 100);
         assert_eq!(c.max_export_batch_size, 100, "clamped to the queue");
@@ -886,7 +1034,7 @@ mod tests {
 
     #[test]
     fn env_errors_name_variable_and_value() {
-        let cases: [(Vars, &str, &str); 4] = [
+        let cases: [(Vars, &str, &str); 6] = [
             (
                 &[("OTEL_BSP_SCHEDULE_DELAY", "5s")],
                 "OTEL_BSP_SCHEDULE_DELAY",
@@ -909,6 +1057,16 @@ mod tests {
                 &[("OTEL_BSP_EXPORT_TIMEOUT", "-1")],
                 "OTEL_BSP_EXPORT_TIMEOUT",
                 "-1",
+            ),
+            (
+                &[("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "0")],
+                "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
+                "0",
+            ),
+            (
+                &[("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "two")],
+                "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
+                "two",
             ),
         ];
         for (vars, var, value) in cases {

@@ -7,7 +7,10 @@
 //!   (`max_export_batch_size`) or age (`scheduled_delay`), retries
 //!   transient failures with exponential backoff and full jitter (the
 //!   receiver's `Retry-After` taking precedence) within the export timeout,
-//!   and never retries permanent ones. Use it for network exporters.
+//!   and never retries permanent ones. Use it for network exporters. An
+//!   exporter that takes concurrent calls (OTLP) gets a helper thread, so
+//!   one batch is encoded while another is on the wire
+//!   ([`BatchConfig::max_concurrent_exports`]).
 //! - [`SimpleProcessor`]: exports each span inline as it ends. For tests,
 //!   CLIs and local development with the console or file exporter.
 //! - [`FanOut`]: several processors behind one, each with its own queue.

@@ -475,3 +475,166 @@ fn partial_success_counts_the_rejected_spans_as_failed() {
     let _ = p.shutdown(secs(5));
     assert_accounted(&p.stats());
 }
+
+/// Blocks every call until released (or only the call with the first
+/// span, which the worker hands to a helper thread), and records how many
+/// calls ran at once.
+struct Overlap {
+    concurrency: usize,
+    only_first: bool,
+    entered: Sender<()>,
+    release: Receiver<()>,
+    calls: AtomicUsize,
+    running: AtomicUsize,
+    most_running: AtomicUsize,
+    exported: AtomicU64,
+}
+
+impl SpanExporter for Overlap {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_running.fetch_max(now, Ordering::SeqCst);
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let first = batch.first().map(|s| s.span_context.span_id) == Some(SpanId::from_u64(1));
+        let _ = self.entered.send(());
+        if first || !self.only_first {
+            let _ = self.release.recv();
+        }
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::SeqCst);
+        ExportResult::Success
+    }
+
+    fn max_concurrent_exports(&self) -> usize {
+        self.concurrency
+    }
+}
+
+fn overlap(concurrency: usize, only_first: bool) -> (Arc<Overlap>, Receiver<()>, Sender<()>) {
+    let (entered_tx, entered_rx) = crossbeam_channel::unbounded();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded();
+    let o = Arc::new(Overlap {
+        concurrency,
+        only_first,
+        entered: entered_tx,
+        release: release_rx,
+        calls: AtomicUsize::new(0),
+        running: AtomicUsize::new(0),
+        most_running: AtomicUsize::new(0),
+        exported: AtomicU64::new(0),
+    });
+    (o, entered_rx, release_tx)
+}
+
+#[test]
+fn exports_overlap_up_to_the_exporters_limit_and_flush_waits_for_all() {
+    let (o, entered, release) = overlap(2, false);
+    let p = fast(o.clone()).max_export_batch_size(10).build().unwrap();
+    for i in 0..40 {
+        p.on_end(span(i));
+    }
+    // Two batches are in export at once: one on a helper, one on the worker.
+    for _ in 0..2 {
+        entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    }
+    assert!(
+        entered.recv_timeout(Duration::from_millis(200)).is_err(),
+        "a third export started while two were running"
+    );
+    assert_eq!(o.running.load(Ordering::SeqCst), 2);
+    drop(release);
+    p.force_flush(secs(5)).unwrap();
+    assert_eq!(o.exported.load(Ordering::SeqCst), 40);
+    assert_eq!(o.most_running.load(Ordering::SeqCst), 2);
+    p.shutdown(secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.exported, s.batches_exported), (40, 4));
+    assert_accounted(&s);
+}
+
+#[test]
+fn the_processor_setting_overrides_the_exporter_and_one_means_in_order() {
+    // An exporter that takes one call at a time, allowed three by the
+    // processor.
+    let (o, entered, release) = overlap(1, false);
+    let p = fast(o.clone())
+        .max_export_batch_size(10)
+        .max_concurrent_exports(3)
+        .build()
+        .unwrap();
+    for i in 0..50 {
+        p.on_end(span(i));
+    }
+    for _ in 0..3 {
+        entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    }
+    drop(release);
+    p.shutdown(secs(5)).unwrap();
+    assert_eq!(o.most_running.load(Ordering::SeqCst), 3);
+    assert_accounted(&p.stats());
+
+    // An exporter that would take two, held to one: calls never overlap,
+    // so batches leave in the order their spans ended.
+    let order = Arc::new(Mutex::new(Vec::new()));
+    struct InOrder(Arc<Mutex<Vec<u64>>>);
+    impl SpanExporter for InOrder {
+        fn export(&self, batch: &[SpanData]) -> ExportResult {
+            std::thread::sleep(Duration::from_millis(1));
+            let mut o = self.0.lock().unwrap();
+            o.extend(
+                batch
+                    .iter()
+                    .map(|s| u64::from_be_bytes(s.span_context.span_id.to_bytes())),
+            );
+            ExportResult::Success
+        }
+        fn max_concurrent_exports(&self) -> usize {
+            2
+        }
+    }
+    let p = fast(Arc::new(InOrder(order.clone())))
+        .max_export_batch_size(10)
+        .max_concurrent_exports(1)
+        .build()
+        .unwrap();
+    for i in 0..500 {
+        p.on_end(span(i));
+    }
+    p.shutdown(secs(10)).unwrap();
+    let got = order.lock().unwrap().clone();
+    assert_eq!(got, (1..=500).collect::<Vec<u64>>());
+}
+
+#[test]
+fn a_hung_helper_export_is_counted_at_the_flush_and_shutdown_deadlines() {
+    // The first batch hangs on a helper thread; every other call succeeds.
+    let (o, entered, release) = overlap(2, true);
+    let p = fast(o.clone()).max_export_batch_size(10).build().unwrap();
+    for i in 0..25 {
+        p.on_end(span(i));
+    }
+    entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    let t = Instant::now();
+    match p.force_flush(Instant::now() + Duration::from_millis(200)) {
+        Err(ExportError::NotExported { count, .. }) => assert_eq!(count, 10),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(o.exported.load(Ordering::SeqCst), 15);
+    let t = Instant::now();
+    match p.shutdown(Instant::now() + Duration::from_millis(200)) {
+        Err(ExportError::NotExported { count, .. }) => assert_eq!(count, 10),
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let s = p.stats();
+    assert_eq!((s.exported, s.dropped_shutdown), (15, 10));
+    assert_accounted(&s);
+    // The hung call returns at last: its spans are not counted twice.
+    drop(release);
+    std::thread::sleep(Duration::from_millis(50));
+    let s = p.stats();
+    assert_eq!(s.exported, 15);
+    assert_accounted(&s);
+}
