@@ -32,7 +32,9 @@ struct Prela {
 fn setup(config: &Config) -> Result<Prela, String> {
     let discard = Discard::default();
     let discarded = Arc::clone(&discard.0);
-    let mut batch = BatchConfig::default();
+    // The defaults unless an `OTEL_BSP_*` variable says otherwise (the
+    // bench sets none; it is for trying settings by hand).
+    let mut batch = BatchConfig::from_env().map_err(|e| e.to_string())?;
     if config.workload == Workload::Reserve {
         batch.max_queue_size = config.queue;
     }
