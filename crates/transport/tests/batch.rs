@@ -185,31 +185,8 @@ fn retries_give_up_after_max_retries() {
 }
 
 /// Blocks in `export` until released; says when it is inside.
-struct Gate {
-    entered: Sender<()>,
-    release: Receiver<()>,
-    exported: AtomicU64,
-}
-
-impl SpanExporter for Gate {
-    fn export(&self, batch: &[SpanData]) -> ExportResult {
-        let _ = self.entered.send(());
-        let _ = self.release.recv();
-        self.exported
-            .fetch_add(batch.len() as u64, Ordering::SeqCst);
-        ExportResult::Success
-    }
-}
-
-fn gate() -> (Arc<Gate>, Receiver<()>, Sender<()>) {
-    let (entered_tx, entered_rx) = crossbeam_channel::unbounded();
-    let (release_tx, release_rx) = crossbeam_channel::unbounded();
-    let g = Arc::new(Gate {
-        entered: entered_tx,
-        release: release_rx,
-        exported: AtomicU64::new(0),
-    });
-    (g, entered_rx, release_tx)
+fn gate() -> (Arc<Overlap>, Receiver<()>, Sender<()>) {
+    overlap(1, false)
 }
 
 #[test]
