@@ -143,13 +143,6 @@ pub fn recycle_all(spans: &mut Vec<SpanData>) {
     events.send(&p.events.0);
 }
 
-/// Drops a span that is done with, keeping its attribute and event vectors
-/// (emptied) for new spans. [`recycle_all`] is cheaper for many spans.
-pub fn recycle(span: SpanData) {
-    let mut one = vec![span];
-    recycle_all(&mut one);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +166,7 @@ mod tests {
         s.attributes.push(KeyValue::new("k", "v"));
         s.events = events();
         s.events.push(Event::new("e", t, vec![]));
-        recycle(s);
+        recycle_all(&mut vec![s]);
         // Whatever this thread gets (another test may share the pool) is
         // empty and has room.
         let a = attributes();
@@ -191,6 +184,6 @@ mod tests {
             t,
         );
         huge.attributes = Vec::with_capacity(1000);
-        recycle(huge); // freed, not pooled: nothing to observe but no panic
+        recycle_all(&mut vec![huge]); // freed, not pooled: nothing to observe but no panic
     }
 }

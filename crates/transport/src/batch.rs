@@ -794,10 +794,11 @@ impl Worker {
                     }
                 }
             });
-        if spawned.is_ok() {
+        let started = spawned.is_ok();
+        if started {
             self.helpers += 1;
         }
-        spawned.is_ok()
+        started
     }
 
     fn returned(&mut self, batch: Vec<SpanData>) {
