@@ -1,11 +1,12 @@
 //! [`BatchProcessor`]: a bounded queue and one worker thread per processor
 //! (plus helper threads when the exporter takes concurrent calls).
 
+use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
@@ -177,11 +178,9 @@ impl From<ConfigError> for BatchError {
     }
 }
 
-// Spans travel unboxed: boxing them would add an allocation per span to
-// shrink control messages that are sent a few times per process.
-#[allow(clippy::large_enum_variant)]
+/// Flush and shutdown requests for the worker. Spans do not travel on this
+/// channel: they go into the [`Queue`].
 enum Msg {
-    Span(SpanData),
     Flush {
         deadline: Instant,
         ack: Sender<Result<(), ExportError>>,
@@ -192,22 +191,49 @@ enum Msg {
     },
 }
 
+/// The queue: spans in segments of [`Shared::segment`] spans, under one
+/// lock that a producer holds only to push one span.
+///
+/// A span is moved once on its way in (into the open segment) and never
+/// again: the worker takes whole segments, and a segment of a full batch's
+/// size is the batch the exporter gets. Emptied segments come back for
+/// reuse, so in steady state nothing is allocated.
+#[derive(Default)]
+struct Queue {
+    /// Full segments, oldest first.
+    full: VecDeque<Vec<SpanData>>,
+    /// The segment being filled.
+    open: Vec<SpanData>,
+    /// Emptied segments for producers to fill.
+    spare: Vec<Vec<SpanData>>,
+    /// Spans in `full` and `open` (the queue bound).
+    len: usize,
+    /// Spans ever queued.
+    accepted: u64,
+    /// Set when the worker has stopped: later spans are dropped and counted.
+    closed: bool,
+}
+
+/// Most emptied segments kept for reuse.
+const SPARE_SEGMENTS: usize = 4;
+
 struct Shared {
     exporter: Arc<dyn SpanExporter>,
     config: BatchConfig,
     counters: Counters,
-    /// Spans in the channel now (the queue bound).
-    queued: AtomicU64,
-    /// Spans the worker has taken off the queue.
-    taken: AtomicU64,
-    /// Set while the worker is parked, waiting for a full batch, a control
+    queue: Mutex<Queue>,
+    /// Spans per queue segment: a quarter of the queue at most, and a whole
+    /// divisor of the batch size, so that the worker wakes with three
+    /// quarters of the queue free, and full segments make whole batches
+    /// (one segment per batch at the default settings).
+    segment: usize,
+    /// Spans a batch holds before it is exported: the most whole segments
+    /// that fit in `max_export_batch_size`.
+    batch_full: usize,
+    /// Set while the worker is parked, waiting for a full segment, a control
     /// message or its timer. Producers wake it only then, and only when a
-    /// batch is ready, so a span costs no wake-up (no syscall).
+    /// segment is full, so a span costs no wake-up (no syscall).
     sleeping: AtomicBool,
-    /// Queued spans at which a sleeping worker is woken: an eighth of the
-    /// queue (at most a batch), so that the worker is back at work with
-    /// seven eighths of the queue still free for the time it takes to wake.
-    wake_at: u64,
     shut_down: AtomicBool,
     /// When the worker entered the current export call or retry backoff, in
     /// ns since `origin` plus one; 0 when it is not in one.
@@ -230,6 +256,12 @@ struct Shared {
 const STUCK_AFTER: Duration = Duration::from_millis(5);
 
 impl Shared {
+    /// The queue; a panic while it was held (there is none in the code that
+    /// holds it) would not leave it inconsistent, so poisoning is ignored.
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn now_ns(&self) -> u64 {
         u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
@@ -264,7 +296,7 @@ impl Shared {
     }
 
     fn enqueued(&self) -> u64 {
-        self.taken.load(Ordering::Relaxed) + self.queued.load(Ordering::Relaxed)
+        self.queue().accepted
     }
 
     /// The outcome of a flush: spans lost since the last report (or, for
@@ -392,16 +424,15 @@ impl BatchProcessorBuilder {
     pub fn build(self) -> Result<BatchProcessor, BatchError> {
         self.config.validate()?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let wake_at =
-            (self.config.max_queue_size / 8).clamp(1, self.config.max_export_batch_size) as u64;
+        let (segment, batch_full) = segments(&self.config);
         let shared = Arc::new(Shared {
             exporter: self.exporter,
             config: self.config,
             counters: Counters::default(),
-            queued: AtomicU64::new(0),
-            taken: AtomicU64::new(0),
+            queue: Mutex::new(Queue::default()),
+            segment,
+            batch_full,
             sleeping: AtomicBool::new(false),
-            wake_at,
             shut_down: AtomicBool::new(false),
             busy_since: AtomicU64::new(0),
             origin: Instant::now(),
@@ -425,6 +456,15 @@ impl BatchProcessorBuilder {
     }
 }
 
+/// The segment size and the batch fill for `config` (see
+/// [`Shared::segment`]).
+fn segments(config: &BatchConfig) -> (usize, usize) {
+    let batch = config.max_export_batch_size.max(1);
+    let quarter = (config.max_queue_size / 4).max(1);
+    let segment = batch / batch.div_ceil(quarter);
+    (segment, batch / segment * segment)
+}
+
 impl BatchProcessor {
     /// A builder for a processor in front of `exporter`, with the default
     /// settings ([`BatchConfig::default`]).
@@ -445,15 +485,19 @@ impl BatchProcessor {
     /// last error text, a mutex written only on failures).
     pub fn stats(&self) -> ProcessorStats {
         let s = &self.shared;
+        let (queued, accepted) = {
+            let q = s.queue();
+            (q.len as u64, q.accepted)
+        };
         let mut stats = ProcessorStats {
-            queued: s.queued.load(Ordering::Relaxed),
+            queued,
             queue_capacity: s.config.max_queue_size as u64,
             bytes_sent: s.exporter.bytes_sent(),
             ..ProcessorStats::default()
         };
         s.counters.fill(&mut stats);
         // Spans dropped straight away never entered the queue.
-        stats.received = s.enqueued() + stats.dropped_queue_full + stats.dropped_shutdown;
+        stats.received = accepted + stats.dropped_queue_full + stats.dropped_shutdown;
         stats.dropped_shutdown += s.abandoned_spans.load(Ordering::Relaxed);
         stats
     }
@@ -480,9 +524,15 @@ impl SpanProcessor for BatchProcessor {
             s.counters.maybe_report_at(n + 1);
             return;
         }
-        let queued = s.queued.fetch_add(1, Ordering::Relaxed);
-        if queued >= s.config.max_queue_size as u64 {
-            s.queued.fetch_sub(1, Ordering::Relaxed);
+        let mut q = s.queue();
+        if q.closed {
+            // The worker is gone (it only stops at shutdown).
+            drop(q);
+            s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if q.len >= s.config.max_queue_size {
+            drop(q);
             let n = s
                 .counters
                 .dropped_queue_full
@@ -490,15 +540,24 @@ impl SpanProcessor for BatchProcessor {
             s.counters.maybe_report_at(n + 1);
             return;
         }
-        if self.tx.send(Msg::Span(span)).is_err() {
-            // The worker is gone (it only exits at shutdown).
-            s.queued.fetch_sub(1, Ordering::Relaxed);
-            s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
-            return;
+        if q.open.capacity() == 0 {
+            q.open = match q.spare.pop() {
+                Some(v) => v,
+                None => Vec::with_capacity(s.segment),
+            };
         }
-        // A batch is ready and the worker sleeps: wake it (once; the swap
+        q.open.push(span);
+        q.len += 1;
+        q.accepted += 1;
+        if q.open.len() >= s.segment {
+            let full = std::mem::take(&mut q.open);
+            q.full.push_back(full);
+        }
+        let queued = q.len;
+        drop(q);
+        // A segment is full and the worker sleeps: wake it (once; the swap
         // makes sure only one producer pays for the syscall).
-        if queued + 1 >= s.wake_at
+        if queued >= s.segment
             && s.sleeping.load(Ordering::SeqCst)
             && s.sleeping.swap(false, Ordering::SeqCst)
         {
@@ -508,7 +567,7 @@ impl SpanProcessor for BatchProcessor {
         // it is short of CPU (more busy threads than cores). Give it this
         // thread's time slice once. Never a wait: with a slow or dead
         // backend nothing yields, and a full queue drops at full speed.
-        if queued >= s.config.max_queue_size as u64 / 2 && !s.worker_stuck() {
+        if queued >= s.config.max_queue_size / 2 && !s.worker_stuck() {
             std::thread::yield_now();
         }
     }
@@ -627,7 +686,8 @@ struct Worker {
     helpers: usize,
     /// Batches on the helpers now.
     in_flight: usize,
-    spare: Vec<Vec<SpanData>>,
+    /// Emptied vectors, handed back to the queue as spare segments.
+    empties: Vec<Vec<SpanData>>,
 }
 
 /// A xorshift seed that differs between processes and threads.
@@ -658,7 +718,7 @@ impl Worker {
             done_rx,
             helpers: 0,
             in_flight: 0,
-            spare: Vec::new(),
+            empties: Vec::new(),
         }
     }
 
@@ -667,86 +727,110 @@ impl Worker {
         let mut next = Instant::now() + delay;
         loop {
             match self.rx.try_recv() {
-                Ok(Msg::Span(span)) => {
-                    if self.shared.abandoned.load(Ordering::Acquire) {
-                        continue;
-                    }
-                    // Take whatever else is queued in one go, so the shared
-                    // counters are touched once per run, not once per span.
-                    self.push(span);
-                    let mut taken = 1u64;
-                    let mut control = None;
-                    while self.batch.len() < self.shared.config.max_export_batch_size {
-                        match self.rx.try_recv() {
-                            Ok(Msg::Span(span)) => {
-                                self.push(span);
-                                taken += 1;
-                            }
-                            Ok(other) => {
-                                control = Some(other);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    self.shared.queued.fetch_sub(taken, Ordering::Relaxed);
-                    self.shared.taken.fetch_add(taken, Ordering::Relaxed);
-                    if self.batch.len() >= self.shared.config.max_export_batch_size {
-                        self.dispatch();
-                        next = Instant::now() + delay;
-                    }
-                    if let Some(msg) = control {
-                        if self.control(msg) {
-                            return;
-                        }
-                        next = Instant::now() + delay;
-                    }
-                }
                 Ok(msg) => {
                     if self.control(msg) {
                         return;
                     }
                     next = Instant::now() + delay;
-                }
-                Err(TryRecvError::Empty) => {
-                    let now = Instant::now();
-                    if now >= next {
-                        self.dispatch();
-                        next = Instant::now() + delay;
-                        continue;
-                    }
-                    self.sleep_until(next - now);
+                    continue;
                 }
                 Err(TryRecvError::Disconnected) => {
-                    self.export(None);
+                    let left = self.shared.queue().len;
+                    self.export_queued(left, None);
+                    self.close();
                     return;
                 }
+                Err(TryRecvError::Empty) => {}
             }
+            self.fill(false);
+            if self.batch.len() >= self.shared.batch_full {
+                self.dispatch();
+                next = Instant::now() + delay;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= next {
+                self.fill(true);
+                self.dispatch();
+                next = Instant::now() + delay;
+                continue;
+            }
+            self.sleep_until(next - now);
         }
     }
 
-    /// Parks until a producer says a batch is ready, a flush or shutdown
+    /// Parks until a producer says a segment is full, a flush or shutdown
     /// arrives (their senders unpark the worker after sending), or `wait`
     /// passes. `unpark` before `park` makes `park` return at once, so no
-    /// wake-up is lost between the check and the park.
+    /// wake-up is lost between the check and the park; the queue's lock
+    /// orders this thread's `sleeping` flag against a producer's push.
     fn sleep_until(&self, wait: Duration) {
         let s = &*self.shared;
         s.sleeping.store(true, Ordering::SeqCst);
-        let queued = s.queued.load(Ordering::SeqCst);
-        let ready = queued >= s.wake_at
-            || (queued > 0
-                && queued + self.batch.len() as u64 >= s.config.max_export_batch_size as u64);
+        let ready = !s.queue().full.is_empty();
         if !ready {
             std::thread::park_timeout(wait);
         }
         s.sleeping.store(false, Ordering::SeqCst);
     }
 
-    fn push(&mut self, mut span: SpanData) {
-        if let Some(rules) = &self.shared.redaction {
-            rules.apply(&mut span);
+    /// Moves queued spans into the batch a segment at a time, while a whole
+    /// segment fits; with `partial`, the segment being filled too once no
+    /// full one is left. Returns the spans moved.
+    fn fill(&mut self, partial: bool) -> usize {
+        let max = self.shared.config.max_export_batch_size;
+        let mut moved = 0;
+        while self.batch.len() + self.shared.segment <= max {
+            let segment = {
+                let mut q = self.shared.queue();
+                let segment = match q.full.pop_front() {
+                    Some(seg) => seg,
+                    None if partial && !q.open.is_empty() => std::mem::take(&mut q.open),
+                    None => break,
+                };
+                q.len -= segment.len();
+                while q.spare.len() < SPARE_SEGMENTS {
+                    match self.empties.pop() {
+                        Some(v) => q.spare.push(v),
+                        None => break,
+                    }
+                }
+                segment
+            };
+            moved += segment.len();
+            self.absorb(segment);
         }
-        self.batch.push(span);
+        self.empties.truncate(SPARE_SEGMENTS);
+        moved
+    }
+
+    /// Adds a segment to the batch: it becomes the batch when the batch is
+    /// empty (no span is moved), otherwise its spans are appended.
+    fn absorb(&mut self, mut segment: Vec<SpanData>) {
+        if self.shared.abandoned.load(Ordering::Acquire) {
+            // Already counted as dropped by the shutdown that gave up.
+            prela_core::pool::recycle_all(&mut segment);
+            self.keep_empty(segment);
+            return;
+        }
+        if let Some(rules) = &self.shared.redaction {
+            for span in &mut segment {
+                rules.apply(span);
+            }
+        }
+        if self.batch.is_empty() {
+            let old = std::mem::replace(&mut self.batch, segment);
+            self.keep_empty(old);
+        } else {
+            self.batch.append(&mut segment);
+            self.keep_empty(segment);
+        }
+    }
+
+    fn keep_empty(&mut self, v: Vec<SpanData>) {
+        if v.capacity() >= self.shared.segment && self.empties.len() < SPARE_SEGMENTS {
+            self.empties.push(v);
+        }
     }
 
     /// Exports the batch: on a helper thread when one may take it (so this
@@ -759,8 +843,7 @@ impl Worker {
             self.returned(batch);
         }
         if self.in_flight + 1 < self.concurrency && self.start_helper() {
-            let next = self.spare.pop().unwrap_or_default();
-            let batch = std::mem::replace(&mut self.batch, next);
+            let batch = std::mem::take(&mut self.batch);
             match self.jobs_tx.send(batch) {
                 Ok(()) => {
                     self.in_flight += 1;
@@ -803,9 +886,7 @@ impl Worker {
 
     fn returned(&mut self, batch: Vec<SpanData>) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if self.spare.len() < self.concurrency {
-            self.spare.push(batch);
-        }
+        self.keep_empty(batch);
     }
 
     /// Waits, at most until `deadline`, for the helpers' exports to finish;
@@ -820,15 +901,33 @@ impl Worker {
         true
     }
 
-    /// Handles a flush or shutdown marker; `true` when the worker must stop.
+    /// Exports, on this thread, the batch and at least the first `count`
+    /// spans of the queue (whole segments, so a few more may go with them).
+    fn export_queued(&mut self, count: usize, hurry: Option<Instant>) {
+        let mut left = count;
+        loop {
+            if left > 0 {
+                left = left.saturating_sub(self.fill(true));
+            }
+            if self.batch.is_empty() {
+                return;
+            }
+            self.export(hurry);
+        }
+    }
+
+    /// Handles a flush or shutdown request; `true` when the worker must
+    /// stop. Spans queued before the request are exported first (spans
+    /// queued after it may go with them, but the worker does not chase a
+    /// queue that keeps filling).
     ///
     /// When helper exports are still running at the deadline, no answer is
     /// sent: the caller then counts the spans that are not settled itself.
     fn control(&mut self, msg: Msg) -> bool {
+        let queued = self.shared.queue().len;
         match msg {
-            Msg::Span(_) => false,
             Msg::Flush { deadline, ack } => {
-                self.export(Some(deadline));
+                self.export_queued(queued, Some(deadline));
                 if self.wait_helpers(deadline) {
                     let flushed = self.call_exporter(|e| e.force_flush(deadline));
                     let _ = ack.send(self.shared.report(false, flushed));
@@ -836,9 +935,9 @@ impl Worker {
                 false
             }
             Msg::Shutdown { deadline, ack } => {
-                self.export(Some(deadline));
+                self.export_queued(queued, Some(deadline));
                 let settled = self.wait_helpers(deadline);
-                self.drain_after_shutdown();
+                self.close();
                 let closed = self.call_exporter(|e| e.shutdown(deadline));
                 if settled {
                     let _ = ack.send(self.shared.report(true, closed));
@@ -860,19 +959,25 @@ impl Worker {
         r
     }
 
-    /// Spans that ended after shutdown began are dropped and counted.
-    fn drain_after_shutdown(&self) {
+    /// Closes the queue as the worker stops: spans still in it ended after
+    /// shutdown began, and they and any later ones are dropped and counted.
+    /// Requests that arrive from now on are answered at once.
+    fn close(&self) {
+        let s = &*self.shared;
+        let (open, full) = {
+            let mut q = s.queue();
+            q.closed = true;
+            q.len = 0;
+            (std::mem::take(&mut q.open), std::mem::take(&mut q.full))
+        };
+        let dropped = open.len() + full.iter().map(Vec::len).sum::<usize>();
+        if dropped > 0 && !s.abandoned.load(Ordering::Acquire) {
+            s.counters
+                .dropped_shutdown
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+        }
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                Msg::Span(_) => {
-                    if !self.shared.abandoned.load(Ordering::Acquire) {
-                        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-                        self.shared
-                            .counters
-                            .dropped_shutdown
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
-                }
                 Msg::Flush { ack, .. } => {
                     let _ = ack.send(Err(ExportError::Shutdown));
                 }
@@ -1011,6 +1116,27 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| (*v).to_owned())
         }
+    }
+
+    #[test]
+    fn segments_are_at_most_a_quarter_of_the_queue_and_make_whole_batches() {
+        let seg = |queue, batch| {
+            segments(&BatchConfig {
+                max_queue_size: queue,
+                max_export_batch_size: batch,
+                ..BatchConfig::default()
+            })
+        };
+        // The defaults: a segment is a batch.
+        assert_eq!(seg(2048, 512), (512, 512));
+        assert_eq!(seg(65_536, 512), (512, 512));
+        // A smaller queue: two or three segments per batch.
+        assert_eq!(seg(1000, 512), (170, 510));
+        assert_eq!(seg(40, 16), (8, 16));
+        assert_eq!(seg(100, 100), (25, 100));
+        // Degenerate sizes still make progress.
+        assert_eq!(seg(1, 1), (1, 1));
+        assert_eq!(seg(3, 3), (1, 3));
     }
 
     #[test]

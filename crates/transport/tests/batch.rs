@@ -584,6 +584,55 @@ fn the_processor_setting_overrides_the_exporter_and_one_means_in_order() {
 }
 
 #[test]
+fn small_queues_fill_batches_from_several_segments_in_order() {
+    // Batch sizes that are not a multiple of the segment, and a queue
+    // smaller than four batches: every batch stays within the limit, spans
+    // leave in the order they ended, and every span is accounted for.
+    struct Sizes(Mutex<(Vec<usize>, Vec<u64>)>);
+    impl SpanExporter for Sizes {
+        fn export(&self, batch: &[SpanData]) -> ExportResult {
+            let mut g = self.0.lock().unwrap();
+            g.0.push(batch.len());
+            g.1.extend(
+                batch
+                    .iter()
+                    .map(|s| u64::from_be_bytes(s.span_context.span_id.to_bytes())),
+            );
+            ExportResult::Success
+        }
+    }
+    for (queue, batch) in [(40, 16), (1000, 512), (7, 7)] {
+        let e = Arc::new(Sizes(Mutex::new((Vec::new(), Vec::new()))));
+        let p = fast(e.clone())
+            .max_queue_size(queue)
+            .max_export_batch_size(batch)
+            .build()
+            .unwrap();
+        for i in 0..3000 {
+            p.on_end(span(i));
+            if i % 4 == 0 {
+                std::thread::yield_now();
+            }
+        }
+        p.shutdown(secs(10)).unwrap_or_else(|e| {
+            // Drops are allowed (the queue is small); they must be counted.
+            assert!(matches!(e, ExportError::NotExported { .. }), "{e}");
+        });
+        let stats = p.stats();
+        assert_accounted(&stats);
+        let g = e.0.lock().unwrap();
+        assert!(
+            g.0.iter().all(|&n| n > 0 && n <= batch),
+            "{queue}/{batch}: {:?}",
+            g.0
+        );
+        assert_eq!(g.1.len() as u64, stats.exported);
+        assert!(g.1.windows(2).all(|w| w[0] < w[1]), "in order");
+        assert!(stats.exported > 0);
+    }
+}
+
+#[test]
 fn a_hung_helper_export_is_counted_at_the_flush_and_shutdown_deadlines() {
     // The first batch hangs on a helper thread; every other call succeeds.
     let (o, entered, release) = overlap(2, true);
