@@ -152,16 +152,19 @@ mod tests {
     #[test]
     fn vectors_come_back_empty_and_big_ones_are_not_kept() {
         let t = SystemTime::now();
-        let mut s = SpanData::new(
-            SpanContext::new(
-                TraceId::from_u128(1),
-                SpanId::from_u64(1),
-                TraceFlags::SAMPLED,
-            ),
-            "x",
-            t,
-            t,
-        );
+        let span = || {
+            SpanData::new(
+                SpanContext::new(
+                    TraceId::from_u128(1),
+                    SpanId::from_u64(1),
+                    TraceFlags::SAMPLED,
+                ),
+                "x",
+                t,
+                t,
+            )
+        };
+        let mut s = span();
         s.attributes = attributes();
         s.attributes.push(KeyValue::new("k", "v"));
         s.events = events();
@@ -173,16 +176,7 @@ mod tests {
         assert!(a.is_empty() && a.capacity() >= ATTRIBUTES_CAPACITY);
         let e = events();
         assert!(e.is_empty() && e.capacity() >= EVENTS_CAPACITY);
-        let mut huge = SpanData::new(
-            SpanContext::new(
-                TraceId::from_u128(1),
-                SpanId::from_u64(1),
-                TraceFlags::SAMPLED,
-            ),
-            "x",
-            t,
-            t,
-        );
+        let mut huge = span();
         huge.attributes = Vec::with_capacity(1000);
         recycle_all(&mut vec![huge]); // freed, not pooled: nothing to observe but no panic
     }

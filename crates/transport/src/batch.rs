@@ -541,10 +541,10 @@ impl SpanProcessor for BatchProcessor {
             return;
         }
         if q.open.capacity() == 0 {
-            q.open = match q.spare.pop() {
-                Some(v) => v,
-                None => Vec::with_capacity(s.segment),
-            };
+            q.open = q
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(s.segment));
         }
         q.open.push(span);
         q.len += 1;
@@ -800,7 +800,6 @@ impl Worker {
             moved += segment.len();
             self.absorb(segment);
         }
-        self.empties.truncate(SPARE_SEGMENTS);
         moved
     }
 
