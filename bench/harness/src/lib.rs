@@ -65,7 +65,7 @@ impl Child {
         Child {
             model: MODELS[(k % 4) as usize],
             temperature: 0.1 * (k % 10) as f64,
-            stream: k % 2 == 0,
+            stream: k.is_multiple_of(2),
             tool: TOOLS[(k % 5) as usize],
             input_tokens: 100 + (k % 900) as i64,
             output_tokens: 20 + (k % 300) as i64,

@@ -1,5 +1,6 @@
 //! The span hot path: start, six attributes, one event, end, into a
-//! processor that discards. Run with `cargo bench -p prela-tracer`.
+//! processor that discards; and the span clock against `SystemTime::now`.
+//! Run with `cargo bench -p prela-tracer`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -80,5 +81,15 @@ fn hot_path(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hot_path);
+fn clock(c: &mut Criterion) {
+    prela_tracer::clock::calibrate();
+    c.bench_function("clock: prela_tracer::clock::now", |b| {
+        b.iter(|| black_box(prela_tracer::clock::now()));
+    });
+    c.bench_function("clock: SystemTime::now", |b| {
+        b.iter(|| black_box(std::time::SystemTime::now()));
+    });
+}
+
+criterion_group!(benches, hot_path, clock);
 criterion_main!(benches);

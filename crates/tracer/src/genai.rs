@@ -23,8 +23,6 @@
 //! `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` through
 //! `prela::init()`), off by default.
 
-use std::time::SystemTime;
-
 use prela_core::attributes as attr;
 use prela_core::value::Str;
 use prela_core::{KeyValue, SpanType, Value};
@@ -276,7 +274,7 @@ impl Span {
         if self.has_attribute(attr::PRELA_LLM_TIME_TO_FIRST_TOKEN_MS) {
             return;
         }
-        let now = SystemTime::now();
+        let now = crate::clock::now();
         let ms = now.duration_since(start).unwrap_or_default().as_secs_f64() * 1000.0;
         self.set_attribute(attr::PRELA_LLM_TIME_TO_FIRST_TOKEN_MS, ms);
         self.add_event_at("gen_ai.first_token", now, Vec::new());

@@ -21,6 +21,7 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod clock;
 pub mod genai;
 mod id;
 mod limits;

@@ -128,7 +128,7 @@ impl Span {
     /// Adds an event now.
     pub fn add_event(&mut self, name: impl Into<Str>, attributes: Vec<KeyValue>) {
         if self.recording.is_some() {
-            self.add_event_at(name, SystemTime::now(), attributes);
+            self.add_event_at(name, crate::clock::now(), attributes);
         }
     }
 
@@ -228,7 +228,7 @@ impl Span {
         // Read the clock only for a span that still records: `Drop` calls
         // this again after an explicit `end`.
         if self.recording.is_some() {
-            self.end_at(SystemTime::now());
+            self.end_at(crate::clock::now());
         }
     }
 

@@ -242,6 +242,7 @@ impl TracerBuilder {
 
     /// Builds the tracer.
     pub fn build(self) -> Tracer {
+        crate::clock::calibrate();
         Tracer {
             inner: Arc::new(TracerInner {
                 processors: self.processors.into_boxed_slice(),
@@ -399,7 +400,7 @@ fn start(
         parent.as_ref().map(|p| p.span_id),
         name,
         span_type,
-        start_time.unwrap_or_else(SystemTime::now),
+        start_time.unwrap_or_else(crate::clock::now),
         Arc::clone(&inner.resource),
     );
     data.parent_is_remote = parent.as_ref().is_some_and(|p| p.is_remote);
