@@ -6,6 +6,9 @@
 //! - [`Tracer::start_span`] / [`SpanBuilder::start`] start a [`Span`] without
 //!   making it current (for async code, with `FutureExt::with_context`).
 //! - [`SpanLimits`] bound attributes and events; what goes over is counted.
+//! - [`clock::now`] is the clock spans read: the CPU's time-stamp counter
+//!   anchored to the wall clock, at under half the cost of
+//!   `SystemTime::now`.
 //!
 //! The hot path (start, set attributes, add an event, end) takes no lock
 //! shared between threads: ids come from a per-thread generator, the current
