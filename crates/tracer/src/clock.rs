@@ -79,31 +79,31 @@ fn reanchor(cell: &Cell<Option<Anchor>>, clock: &quanta::Clock) -> SystemTime {
     // The counter is read on both sides of the wall clock, and the anchor
     // is the middle, so a thread preempted between the two reads does not
     // shift every timestamp of the next window by the time it was off the
-    // CPU. Three tries, keeping the tightest.
-    let mut best: Option<(Duration, Anchor)> = None;
-    for _ in 0..3 {
+    // CPU. Up to three tries, keeping the tightest.
+    let read = || {
         let before = clock.now();
         let wall = SystemTime::now();
-        let after = clock.now();
-        let gap = after.saturating_duration_since(before);
-        let anchor = Anchor {
-            wall,
-            at: before + gap / 2,
-        };
-        if best.is_none_or(|(g, _)| gap < g) {
-            best = Some((gap, anchor));
-        }
+        let gap = clock.now().saturating_duration_since(before);
+        (
+            gap,
+            Anchor {
+                wall,
+                at: before + gap / 2,
+            },
+        )
+    };
+    let (mut gap, mut anchor) = read();
+    for _ in 1..3 {
         if gap <= TIGHT {
             break;
         }
-    }
-    match best {
-        Some((_, anchor)) => {
-            cell.set(Some(anchor));
-            anchor.wall
+        let (g, a) = read();
+        if g < gap {
+            (gap, anchor) = (g, a);
         }
-        None => SystemTime::now(),
     }
+    cell.set(Some(anchor));
+    anchor.wall
 }
 
 #[cfg(test)]

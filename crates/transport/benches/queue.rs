@@ -24,20 +24,6 @@ impl SpanExporter for Discard {
     }
 }
 
-/// A span shaped like the benchmark workload's `llm.call`, without its
-/// attributes (see [`Template::make`]).
-fn llm_span(i: u64) -> SpanData {
-    let cx = SpanContext::new(
-        TraceId::from_u128(7),
-        SpanId::from_u64(i + 1),
-        TraceFlags::SAMPLED,
-    );
-    let now = SystemTime::now();
-    let mut s = SpanData::new(cx, "llm.call", now, now);
-    s.span_type = SpanType::Llm;
-    s
-}
-
 /// Makes spans as the tracer does: the attribute vector comes from
 /// `prela_core::pool`, where the worker returns it after export. (A plain
 /// `clone` would allocate it on this thread for the worker to free on its
@@ -48,9 +34,18 @@ struct Template {
 }
 
 impl Template {
+    /// A span shaped like the benchmark workload's `llm.call`.
     fn new() -> Self {
+        let cx = SpanContext::new(
+            TraceId::from_u128(7),
+            SpanId::from_u64(1),
+            TraceFlags::SAMPLED,
+        );
+        let now = SystemTime::now();
+        let mut span = SpanData::new(cx, "llm.call", now, now);
+        span.span_type = SpanType::Llm;
         Template {
-            span: llm_span(0),
+            span,
             attributes: prela_testkit::llm_call_attributes(),
         }
     }
