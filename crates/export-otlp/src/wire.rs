@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
+use prela_core::value::Str;
 use prela_core::{KeyValue, Resource, SpanData, Status, Value};
 
 use crate::encode::{SPAN_TYPE_ATTRIBUTE, nanos, span_flags, span_kind};
@@ -76,8 +77,11 @@ fn nested(out: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
 
 /// Bytes a varint of `v` takes.
 fn varint_len(v: u64) -> usize {
-    // One byte per started group of 7 bits, at least one.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    // One byte per started group of 7 bits, at least one:
+    // ceil(bits / 7) as (9 * bits + 64) / 64, exact for 1 to 64 bits,
+    // with no division.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    (9 * bits + 64) / 64
 }
 
 /// [`nested`] for a body expected to need a length prefix of `reserve`
@@ -151,52 +155,144 @@ fn key_value(out: &mut Vec<u8>, k: &str, v: &Value) {
     nested(out, 2, |out| any_value(out, v));
 }
 
+/// Appends up to four bytes packed little-endian in `word` (`n` of them):
+/// one store, where a `push` per byte would check the capacity and update
+/// the length each time.
+#[inline(always)]
+fn packed(out: &mut Vec<u8>, word: u32, n: usize) {
+    let len = out.len() + n.min(4);
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(len);
+}
+
+/// A one-byte tag (fields below 16) as a `u32` to pack.
+const fn tag(field: u32, wire: u32) -> u32 {
+    (field << 3) | wire
+}
+
+/// A `KeyValue` as field `field` (below 16) of the message being written.
+/// The usual attribute, a key under 128 bytes with a string under 124
+/// bytes, a number or a boolean, has every length in one byte and known
+/// up front, so its tags and lengths go out four bytes at a time; others
+/// are written field by field.
+#[inline]
+fn key_value_field(out: &mut Vec<u8>, field: u32, k: &str, v: &Value) {
+    let value_len = match v {
+        Value::String(s) if s.len() < 124 => 2 + s.len(),
+        Value::Bool(_) => 2,
+        Value::I64(i) => 1 + varint_len(*i as u64),
+        Value::F64(_) => 9,
+        // Too long for the one-byte path below.
+        _ => 0x80,
+    };
+    // Key (tag, length, bytes), then the value's tag and length.
+    let body = 2 + k.len() + 2 + value_len;
+    if k.is_empty() || body >= 0x80 {
+        nested(out, field, |out| key_value(out, k, v));
+        return;
+    }
+    out.reserve(body + 2);
+    packed(
+        out,
+        tag(field, LEN) | (body as u32) << 8 | tag(1, LEN) << 16 | (k.len() as u32) << 24,
+        4,
+    );
+    out.extend_from_slice(k.as_bytes());
+    let head = tag(2, LEN) | (value_len as u32) << 8;
+    match v {
+        Value::String(s) => {
+            packed(out, head | tag(1, LEN) << 16 | (s.len() as u32) << 24, 4);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Bool(b) => packed(out, head | tag(2, VARINT) << 16 | u32::from(*b) << 24, 4),
+        Value::I64(i) => {
+            packed(out, head | tag(3, VARINT) << 16, 3);
+            varint(out, *i as u64);
+        }
+        Value::F64(f) => {
+            packed(out, head | tag(4, FIXED64) << 16, 3);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        // Not reached: other values took the nested path above.
+        _ => any_value(out, v),
+    }
+}
+
 fn attributes(out: &mut Vec<u8>, field: u32, kvs: &[KeyValue]) {
     for kv in kvs {
-        nested(out, field, |out| key_value(out, kv.key.as_str(), &kv.value));
+        key_value_field(out, field, kv.key.as_str(), &kv.value);
     }
 }
 
 fn span(out: &mut Vec<u8>, s: &SpanData) {
     let cx = &s.span_context;
-    bytes(out, 1, &cx.trace_id.to_bytes());
-    bytes(out, 2, &cx.span_id.to_bytes());
+    packed(out, tag(1, LEN) | 16 << 8, 2);
+    out.extend_from_slice(&cx.trace_id.to_bytes());
+    packed(out, tag(2, LEN) | 8 << 8, 2);
+    out.extend_from_slice(&cx.span_id.to_bytes());
     if !cx.trace_state.is_empty() {
         string(out, 3, &cx.trace_state.header());
     }
     if let Some(p) = s.parent_span_id {
-        bytes(out, 4, &p.to_bytes());
+        packed(out, tag(4, LEN) | 8 << 8, 2);
+        out.extend_from_slice(&p.to_bytes());
     }
     string(out, 5, &s.name);
     uint(out, 6, span_kind(s.span_type) as u64);
     fixed64(out, 7, nanos(s.start_time));
     fixed64(out, 8, s.end_time.map_or(0, nanos));
     attributes(out, 9, &s.attributes);
-    nested(out, 9, |out| {
-        string(out, 1, SPAN_TYPE_ATTRIBUTE);
-        nested(out, 2, |out| bytes(out, 1, s.span_type.as_str().as_bytes()));
-    });
+    key_value_field(
+        out,
+        9,
+        SPAN_TYPE_ATTRIBUTE,
+        &Value::String(Str::Borrowed(s.span_type.as_str())),
+    );
     uint(out, 10, u64::from(s.dropped_attributes_count));
     for e in &s.events {
-        nested(out, 11, |out| {
-            fixed64(out, 1, nanos(e.timestamp));
-            string(out, 2, &e.name);
-            attributes(out, 3, &e.attributes);
-            uint(out, 4, u64::from(e.dropped_attributes_count));
-        });
+        let time = nanos(e.timestamp);
+        // The usual event, a time and a short name, written flat.
+        let body = 9 + 2 + e.name.len();
+        if time != 0
+            && !e.name.is_empty()
+            && body < 0x80
+            && e.attributes.is_empty()
+            && e.dropped_attributes_count == 0
+        {
+            packed(
+                out,
+                tag(11, LEN) | (body as u32) << 8 | tag(1, FIXED64) << 16,
+                3,
+            );
+            out.extend_from_slice(&time.to_le_bytes());
+            packed(out, tag(2, LEN) | (e.name.len() as u32) << 8, 2);
+            out.extend_from_slice(e.name.as_bytes());
+        } else {
+            nested(out, 11, |out| {
+                fixed64(out, 1, time);
+                string(out, 2, &e.name);
+                attributes(out, 3, &e.attributes);
+                uint(out, 4, u64::from(e.dropped_attributes_count));
+            });
+        }
     }
     uint(out, 12, u64::from(s.dropped_events_count));
     match &s.status {
         Status::Pending => {}
-        Status::Success => nested(out, 15, |out| uint(out, 3, StatusCode::Ok as u64)),
+        Status::Success => packed(
+            out,
+            tag(15, LEN) | 2 << 8 | tag(3, VARINT) << 16 | (StatusCode::Ok as u32) << 24,
+            4,
+        ),
         Status::Error { message } => nested(out, 15, |out| {
             string(out, 2, message);
             uint(out, 3, StatusCode::Error as u64);
         }),
     }
     // Field 16 comes last, as prost writes it (it was added to the message
-    // after the others).
-    key(out, 16, FIXED32);
+    // after the others); its tag takes two bytes.
+    const FLAGS_TAG: u32 = (16 << 3) | FIXED32;
+    packed(out, (FLAGS_TAG & 0x7f) | 0x80 | (FLAGS_TAG >> 7) << 8, 2);
     out.extend_from_slice(&span_flags(s).to_le_bytes());
 }
 

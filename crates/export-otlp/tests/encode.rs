@@ -292,3 +292,47 @@ fn direct_encoder_matches_prost_byte_for_byte() {
         );
     }
 }
+
+/// The direct encoder writes short attributes and events flat, with every
+/// length in one byte: around the lengths where a prefix takes a second
+/// byte it must still write what prost writes.
+#[test]
+fn direct_encoder_matches_prost_at_one_byte_length_edges() {
+    let r = resource();
+    let mut batch = Vec::new();
+    for key_len in [
+        1usize, 2, 60, 100, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 200,
+    ] {
+        let key = "k".repeat(key_len);
+        let mut s = llm_span(&r);
+        s.attributes = [
+            0usize, 1, 2, 100, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 300,
+        ]
+        .into_iter()
+        .map(|n| KeyValue::new(format!("{key}{n}"), "v".repeat(n)))
+        .chain([
+            KeyValue::new(key.clone(), -1i64),
+            KeyValue::new(format!("{key}i"), i64::MAX),
+            KeyValue::new(format!("{key}z"), 0i64),
+            KeyValue::new(format!("{key}f"), -0.0),
+            KeyValue::new(format!("{key}b"), true),
+        ])
+        .collect();
+        s.events = [0usize, 1, 100, 115, 116, 117, 118, 200]
+            .into_iter()
+            .map(|n| {
+                let at = UNIX_EPOCH + Duration::from_nanos(1 + n as u64);
+                Event::new("e".repeat(n), at, vec![])
+            })
+            .collect();
+        let mut dropped = Event::new("d", UNIX_EPOCH + Duration::from_secs(1), vec![]);
+        dropped.dropped_attributes_count = 1;
+        s.events.push(dropped);
+        s.status = Status::Success;
+        batch.push(s);
+    }
+    assert_eq!(
+        prela_export_otlp::wire::encode_request(&batch),
+        to_protobuf(&request(&batch))
+    );
+}
