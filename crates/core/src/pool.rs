@@ -38,8 +38,10 @@ pub const MAX_RECYCLED_CAPACITY: usize = 16;
 /// Slots in a fresh attribute vector.
 pub const ATTRIBUTES_CAPACITY: usize = 8;
 
-/// Slots in a fresh event vector.
-pub const EVENTS_CAPACITY: usize = 2;
+/// Slots in a fresh event vector: most spans have one event at most (a
+/// response, an exception), and a queued span holds its vector's every
+/// slot (72 bytes each). A vector that grew is recycled at its size.
+pub const EVENTS_CAPACITY: usize = 1;
 
 type Chunk<T> = Vec<Vec<T>>;
 

@@ -112,7 +112,7 @@ fn end_into_queue(c: &mut Criterion) {
     shut_down(&p, "4 threads");
 }
 
-/// One producer at full speed, default queue (2,048): how many spans the
+/// One producer at full speed, default queue (8,192): how many spans the
 /// worker lets drop. The goal is none.
 fn keep_up() {
     const N: u64 = 1_000_000;
