@@ -186,6 +186,60 @@ fn unsampled_spans_propagate_but_export_nothing() {
     assert!(c.take().is_empty());
 }
 
+/// Records everything and exports nothing.
+#[derive(Debug)]
+struct RecordOnly;
+
+impl prela_core::Sampler for RecordOnly {
+    fn should_sample(&self, _: &prela_core::SamplingParams<'_>) -> prela_core::SamplingResult {
+        prela_core::SamplingResult::new(prela_core::SamplingDecision::RecordOnly)
+    }
+    fn description(&self) -> String {
+        "RecordOnly".to_owned()
+    }
+}
+
+#[test]
+fn record_only_spans_record_but_are_not_handed_on() {
+    let c = Collect::default();
+    let t = Tracer::builder()
+        .processor(c.clone())
+        .sampler(RecordOnly)
+        .build();
+    let mut span = t.start_span("kept here");
+    assert!(span.is_recording());
+    assert!(!span.span_context().is_sampled());
+    span.set_attribute("k", 1);
+    span.end();
+    assert!(!span.is_recording());
+    assert!(c.take().is_empty());
+}
+
+#[test]
+fn every_processor_gets_the_same_span() {
+    let (a, b, last) = (Collect::default(), Collect::default(), Collect::default());
+    let t = Tracer::builder()
+        .service_name("test")
+        .processor(a.clone())
+        .processor(b.clone())
+        .processor(last.clone())
+        .build();
+    let mut span = t
+        .span_builder("llm.call")
+        .attribute("gen_ai.request.model", "m")
+        .start();
+    span.add_event("gen_ai.choice", Vec::new());
+    span.end();
+    let (a, b, last) = (a.take(), b.take(), last.take());
+    assert_eq!(a.len(), 1);
+    assert_eq!(a, b);
+    assert_eq!(a, last);
+    assert_eq!(a[0].status, Status::Success);
+    assert!(a[0].end_time.is_some());
+    assert_eq!(a[0].attributes.len(), 1);
+    assert_eq!(a[0].events.len(), 1);
+}
+
 #[test]
 fn remote_parent_from_headers() {
     let (t, c) = tracer();

@@ -464,6 +464,12 @@ impl BatchProcessorBuilder {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn push_growing(segment: &mut Vec<SpanData>, span: SpanData) {
+    segment.push(span);
+}
+
 /// The segment size and the batch fill for `config` (see
 /// [`Shared::segment`]).
 fn segments(config: &BatchConfig) -> (usize, usize) {
@@ -554,7 +560,14 @@ impl SpanProcessor for BatchProcessor {
                 .pop()
                 .unwrap_or_else(|| Vec::with_capacity(s.segment));
         }
-        q.open.push(span);
+        if q.open.len() < q.open.capacity() {
+            // Room is known here, so `push` cannot grow the segment and
+            // writes the span straight into it (a push that may grow first
+            // copies the 240-byte span to the stack).
+            q.open.push(span);
+        } else {
+            push_growing(&mut q.open, span);
+        }
         q.len += 1;
         q.accepted += 1;
         if q.open.len() >= s.segment {
