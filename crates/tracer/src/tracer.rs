@@ -428,17 +428,15 @@ fn start(
         ),
         Arc::clone(&tracer.inner),
     );
-    let parent_is_remote = parent.as_ref().is_some_and(|p| p.is_remote);
+    if let Some(data) = span.data_mut() {
+        data.parent_is_remote = parent.as_ref().is_some_and(|p| p.is_remote);
+    }
     if clean {
         // The usual case: take the builder's attributes as they are.
         if let Some(data) = span.data_mut() {
-            data.parent_is_remote = parent_is_remote;
             data.attributes = attributes;
         }
     } else {
-        if let Some(data) = span.data_mut() {
-            data.parent_is_remote = parent_is_remote;
-        }
         for kv in attributes {
             span.set_attribute(kv.key, kv.value);
         }
