@@ -490,6 +490,17 @@ pub fn test() -> bool {
             .args(["run", "--quiet", "--example", "agent"])
             .env("PRELA_TRACE_DIR", &agent_dir),
     );
+    // The bench's own unit tests (workload table, receiver's decoding and
+    // counting), in the release build the bench smoke below reuses.
+    ok &= run(
+        &mut gates,
+        "bench unit tests (bench/, release)",
+        Command::new(&c)
+            .args(["test", "--release", "--locked", "--manifest-path"])
+            .arg(root().join("bench/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(root().join("target/bench")),
+    );
     // The cross-SDK bench, small: it builds, runs every workload with both
     // SDKs, and its numbers add up. Speed targets are not checked here
     // (docs/performance.md has the full run's figures).
