@@ -16,6 +16,11 @@ use crate::id::{IdGenerator, RandomIdGenerator};
 use crate::limits::SpanLimits;
 use crate::span::{Span, SpanGuard};
 
+/// On cache lines of its own, apart from the `Arc`'s counts: every span
+/// clones and drops the `Arc` (writing the counts) and reads these fields,
+/// so from several threads, fields that shared the counts' line would move
+/// between cores on every span.
+#[repr(align(128))]
 pub(crate) struct TracerInner {
     pub(crate) processors: Box<[Arc<dyn SpanProcessor>]>,
     pub(crate) sampler: Arc<dyn Sampler>,
