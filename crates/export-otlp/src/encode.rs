@@ -149,20 +149,27 @@ pub fn scope() -> InstrumentationScope {
     }
 }
 
-/// A batch as one export request: spans grouped by resource, in order.
-pub fn request(batch: &[SpanData]) -> ExportTraceServiceRequest {
-    let mut groups: Vec<(&Arc<Resource>, Vec<Span>)> = Vec::new();
+/// The spans of a batch grouped by resource, in order of first
+/// appearance (a resource shared by pointer is found without comparing its
+/// contents). Every encoding of a request groups them so.
+pub(crate) fn by_resource(batch: &[SpanData]) -> Vec<(&Arc<Resource>, Vec<&SpanData>)> {
+    let mut groups: Vec<(&Arc<Resource>, Vec<&SpanData>)> = Vec::new();
     for s in batch {
         match groups
             .iter_mut()
             .find(|(r, _)| Arc::ptr_eq(r, &s.resource) || ***r == *s.resource)
         {
-            Some((_, spans)) => spans.push(span(s)),
-            None => groups.push((&s.resource, vec![span(s)])),
+            Some((_, spans)) => spans.push(s),
+            None => groups.push((&s.resource, vec![s])),
         }
     }
+    groups
+}
+
+/// A batch as one export request: spans grouped by resource, in order.
+pub fn request(batch: &[SpanData]) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
-        resource_spans: groups
+        resource_spans: by_resource(batch)
             .into_iter()
             .map(|(resource, spans)| ResourceSpans {
                 resource: Some(PbResource {
@@ -171,7 +178,7 @@ pub fn request(batch: &[SpanData]) -> ExportTraceServiceRequest {
                 }),
                 scope_spans: vec![ScopeSpans {
                     scope: Some(scope()),
-                    spans,
+                    spans: spans.into_iter().map(span).collect(),
                     schema_url: String::new(),
                 }],
                 schema_url: String::new(),

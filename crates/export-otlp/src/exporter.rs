@@ -13,9 +13,7 @@ use prela_core::config::{ConfigError, parse_bool, parse_usize, percent_decode};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter};
 use prela_transport::http::{HttpClient, HttpError, HttpResponse, HttpVersion, TlsConfig};
 
-use crate::encode::request;
 use crate::grpc::{self, GrpcStatus};
-use crate::json::to_json;
 
 /// Largest request body before a batch is split (64 MiB).
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
@@ -480,7 +478,7 @@ impl OtlpExporter {
 
     fn body(&self, batch: &[SpanData]) -> Vec<u8> {
         match self.protocol {
-            Protocol::HttpJson => to_json(&request(batch)),
+            Protocol::HttpJson => crate::json::encode_request(batch),
             Protocol::HttpProtobuf | Protocol::Grpc => crate::wire::encode_request(batch),
         }
     }

@@ -7,7 +7,11 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+use prela_core::{SpanData, Status, Value};
+
+use crate::encode::{SPAN_TYPE_ATTRIBUTE, by_resource, nanos, span_flags, span_kind};
 
 fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -243,9 +247,366 @@ pub fn to_json(req: &ExportTraceServiceRequest) -> Vec<u8> {
     serde_json::to_vec(&Req(req)).unwrap_or_default()
 }
 
+// The direct writer: the OTLP JSON mapping written straight from
+// `SpanData` into one buffer. Keys and punctuation are constant bytes; only
+// names, keys and string values written by the application are escaped.
+
+/// Appends `s` as a JSON string, escaped as `serde_json` escapes it (the
+/// tests compare the two byte for byte): `"` and `\`, the short escapes
+/// for backspace, form feed, newline, carriage return and tab, `\u00XX`
+/// for the other control characters, everything else as it is.
+fn string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    // The usual string needs no escape: one pass that looks at every byte
+    // (no early exit, so the compiler can compare many bytes at a time),
+    // then one copy.
+    let needs_escape = bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(short);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal, two digits at a time (a timestamp has 19).
+fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        buf[at] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+/// Appends `n` as a JSON string of its decimal digits (64-bit integers are
+/// strings in the OTLP JSON mapping).
+fn quoted_decimal(out: &mut Vec<u8>, n: u64) {
+    out.push(b'"');
+    decimal(out, n);
+    out.push(b'"');
+}
+
+/// Appends an id as a JSON string of lowercase hex.
+fn hex_string(out: &mut Vec<u8>, id: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Formatted on the stack and appended in one piece (ids are 8 or 16
+    // bytes).
+    let mut buf = [b'"'; 34];
+    let n = id.len().min(16);
+    for (i, b) in id[..n].iter().enumerate() {
+        buf[1 + 2 * i] = HEX[usize::from(b >> 4)];
+        buf[2 + 2 * i] = HEX[usize::from(b & 15)];
+    }
+    out.extend_from_slice(&buf[..2 * n + 2]);
+}
+
+/// Appends a Prela [`Value`] as an OTLP `AnyValue`, as
+/// [`crate::encode::any_value`] maps it.
+fn any(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"{}"),
+        Value::Bool(true) => out.extend_from_slice(b"{\"boolValue\":true}"),
+        Value::Bool(false) => out.extend_from_slice(b"{\"boolValue\":false}"),
+        Value::I64(i) => {
+            out.extend_from_slice(b"{\"intValue\":\"");
+            if *i < 0 {
+                out.push(b'-');
+            }
+            decimal(out, i.unsigned_abs());
+            out.extend_from_slice(b"\"}");
+        }
+        Value::F64(f) => {
+            out.extend_from_slice(b"{\"doubleValue\":");
+            if f.is_finite() {
+                // serde_json's shortest round-trip form, as the struct
+                // mapping writes it. Writing a number into a `Vec` cannot
+                // fail.
+                let _ = serde_json::to_writer(&mut *out, f);
+            } else {
+                out.push(b'"');
+                out.extend_from_slice(non_finite(*f).as_bytes());
+                out.push(b'"');
+            }
+            out.push(b'}');
+        }
+        Value::String(s) => {
+            out.extend_from_slice(b"{\"stringValue\":");
+            string(out, s);
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.extend_from_slice(b"{\"arrayValue\":{\"values\":[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                any(out, item);
+            }
+            out.extend_from_slice(b"]}}");
+        }
+        Value::Map(entries) => {
+            out.extend_from_slice(b"{\"kvlistValue\":{\"values\":[");
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                key_value(out, k, v);
+            }
+            out.extend_from_slice(b"]}}");
+        }
+        other => {
+            out.extend_from_slice(b"{\"stringValue\":");
+            string(out, &other.to_string());
+            out.push(b'}');
+        }
+    }
+}
+
+/// How the OTLP JSON mapping writes a double that JSON numbers cannot hold.
+fn non_finite(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+/// `{"key":...,"value":...}`
+fn key_value(out: &mut Vec<u8>, k: &str, v: &Value) {
+    out.extend_from_slice(b"{\"key\":");
+    string(out, k);
+    out.extend_from_slice(b",\"value\":");
+    any(out, v);
+    out.push(b'}');
+}
+
+/// `[...]` of attributes (the span type after them, when given).
+fn attributes(out: &mut Vec<u8>, kvs: &[prela_core::KeyValue], span_type: Option<&str>) {
+    out.push(b'[');
+    for (i, kv) in kvs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        key_value(out, kv.key.as_str(), &kv.value);
+    }
+    if let Some(t) = span_type {
+        if !kvs.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"key\":");
+        string(out, SPAN_TYPE_ATTRIBUTE);
+        out.extend_from_slice(b",\"value\":{\"stringValue\":");
+        string(out, t);
+        out.extend_from_slice(b"}}");
+    }
+    out.push(b']');
+}
+
+fn event(out: &mut Vec<u8>, e: &prela_core::Event) {
+    out.extend_from_slice(b"{\"timeUnixNano\":");
+    quoted_decimal(out, nanos(e.timestamp));
+    out.extend_from_slice(b",\"name\":");
+    string(out, &e.name);
+    if !e.attributes.is_empty() {
+        out.extend_from_slice(b",\"attributes\":");
+        attributes(out, &e.attributes, None);
+    }
+    if e.dropped_attributes_count > 0 {
+        out.extend_from_slice(b",\"droppedAttributesCount\":");
+        decimal(out, u64::from(e.dropped_attributes_count));
+    }
+    out.push(b'}');
+}
+
+fn span_json(out: &mut Vec<u8>, sp: &SpanData) {
+    let cx = &sp.span_context;
+    out.extend_from_slice(b"{\"traceId\":");
+    hex_string(out, &cx.trace_id.to_bytes());
+    out.extend_from_slice(b",\"spanId\":");
+    hex_string(out, &cx.span_id.to_bytes());
+    if !cx.trace_state.is_empty() {
+        let header = cx.trace_state.header();
+        if !header.is_empty() {
+            out.extend_from_slice(b",\"traceState\":");
+            string(out, &header);
+        }
+    }
+    if let Some(p) = sp.parent_span_id {
+        out.extend_from_slice(b",\"parentSpanId\":");
+        hex_string(out, &p.to_bytes());
+    }
+    let flags = span_flags(sp);
+    if flags != 0 {
+        out.extend_from_slice(b",\"flags\":");
+        decimal(out, u64::from(flags));
+    }
+    out.extend_from_slice(b",\"name\":");
+    string(out, &sp.name);
+    out.extend_from_slice(b",\"kind\":");
+    decimal(out, span_kind(sp.span_type) as u64);
+    out.extend_from_slice(b",\"startTimeUnixNano\":");
+    quoted_decimal(out, nanos(sp.start_time));
+    out.extend_from_slice(b",\"endTimeUnixNano\":");
+    quoted_decimal(out, sp.end_time.map_or(0, nanos));
+    out.extend_from_slice(b",\"attributes\":");
+    attributes(out, &sp.attributes, Some(sp.span_type.as_str()));
+    if sp.dropped_attributes_count > 0 {
+        out.extend_from_slice(b",\"droppedAttributesCount\":");
+        decimal(out, u64::from(sp.dropped_attributes_count));
+    }
+    if !sp.events.is_empty() {
+        out.extend_from_slice(b",\"events\":[");
+        for (i, e) in sp.events.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            event(out, e);
+        }
+        out.push(b']');
+    }
+    if sp.dropped_events_count > 0 {
+        out.extend_from_slice(b",\"droppedEventsCount\":");
+        decimal(out, u64::from(sp.dropped_events_count));
+    }
+    let (code, message) = match &sp.status {
+        Status::Pending => (None, ""),
+        Status::Success => (Some(StatusCode::Ok), ""),
+        Status::Error { message } => (Some(StatusCode::Error), &**message),
+    };
+    if let Some(code) = code {
+        out.extend_from_slice(b",\"status\":{\"code\":");
+        decimal(out, code as u64);
+        if !message.is_empty() {
+            out.extend_from_slice(b",\"message\":");
+            string(out, message);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+/// A batch in the OTLP JSON mapping, written straight from [`SpanData`]:
+/// the same bytes as [`to_json`] of [`crate::encode::request`] (which the
+/// tests check), without building the message structs first (a `String`
+/// for every id, key and value) or going through `serde`.
+pub fn encode_request(batch: &[SpanData]) -> Vec<u8> {
+    // About what a span of a few attributes and an event takes.
+    let mut out = Vec::with_capacity(64 + batch.len() * 800);
+    out.extend_from_slice(b"{\"resourceSpans\":[");
+    for (i, (resource, spans)) in by_resource(batch).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"resource\":{\"attributes\":");
+        attributes(&mut out, &resource.attributes, None);
+        out.extend_from_slice(b"},\"scopeSpans\":[{\"scope\":{\"name\":\"prela\",\"version\":");
+        string(&mut out, env!("CARGO_PKG_VERSION"));
+        out.extend_from_slice(b"},\"spans\":[");
+        for (j, sp) in spans.into_iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            span_json(&mut out, sp);
+        }
+        out.extend_from_slice(b"]}]}");
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every: String = (0u8..0x80).map(char::from).collect();
+        every.push_str("é 日本 🦀 \u{2028}");
+        for s in [
+            "",
+            "plain",
+            every.as_str(),
+            "\"",
+            "\\",
+            "end\n",
+            "\u{1f}start",
+        ] {
+            let mut out = Vec::new();
+            string(&mut out, s);
+            let want = serde_json::to_vec(s).unwrap_or_default();
+            assert!(out == want, "{s:?}: {}", String::from_utf8_lossy(&out));
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            1_795_318_282_167_762_123,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes(), "{n}");
+        }
+    }
 
     #[test]
     fn base64_matches_rfc4648() {

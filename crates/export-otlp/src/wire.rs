@@ -4,14 +4,12 @@
 //! [`crate::encode::request`] (same field order, same defaults left out),
 //! which the tests check span for span.
 
-use std::sync::Arc;
-
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
 use prela_core::value::Str;
-use prela_core::{KeyValue, Resource, SpanData, Status, Value};
+use prela_core::{KeyValue, SpanData, Status, Value};
 
-use crate::encode::{SPAN_TYPE_ATTRIBUTE, nanos, span_flags, span_kind};
+use crate::encode::{SPAN_TYPE_ATTRIBUTE, by_resource, nanos, span_flags, span_kind};
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
@@ -300,16 +298,7 @@ fn span(out: &mut Vec<u8>, s: &SpanData) {
 /// grouped by resource in order of first appearance, under the `prela`
 /// scope.
 pub fn encode_request(batch: &[SpanData]) -> Vec<u8> {
-    let mut groups: Vec<(&Arc<Resource>, Vec<&SpanData>)> = Vec::new();
-    for s in batch {
-        match groups
-            .iter_mut()
-            .find(|(r, _)| Arc::ptr_eq(r, &s.resource) || ***r == *s.resource)
-        {
-            Some((_, spans)) => spans.push(s),
-            None => groups.push((&s.resource, vec![s])),
-        }
-    }
+    let groups = by_resource(batch);
     // About what a span of a few attributes and an event takes.
     let mut out = Vec::with_capacity(64 + batch.len() * 320);
     for (resource, spans) in groups {

@@ -239,10 +239,9 @@ fn hex_bytes(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The direct encoder the exporter uses writes exactly what prost writes
-/// for the message structs, for every shape of span we can make.
-#[test]
-fn direct_encoder_matches_prost_byte_for_byte() {
+/// Every shape of span we can make: two resources, a bare root, long
+/// strings, extreme numbers, every span type, and the Python fixture.
+fn varied_batch() -> Vec<SpanData> {
     let (a, b) = (resource(), Arc::new(Resource::with_service_name("other")));
     let mut batch = vec![llm_span(&a), llm_span(&b), llm_span(&a)];
     // A root with nothing optional: no parent, no trace state, no
@@ -283,6 +282,14 @@ fn direct_encoder_matches_prost_byte_for_byte() {
     );
     let text = std::fs::read_to_string(path).unwrap();
     batch.extend(prela_core::json::read_jsonl(text.as_bytes()).map(|r| r.unwrap()));
+    batch
+}
+
+/// The direct encoder the exporter uses writes exactly what prost writes
+/// for the message structs, for every shape of span we can make.
+#[test]
+fn direct_encoder_matches_prost_byte_for_byte() {
+    let batch = varied_batch();
     for n in [0, 1, 3, batch.len()] {
         let slice = &batch[..n];
         assert_eq!(
@@ -335,4 +342,65 @@ fn direct_encoder_matches_prost_at_one_byte_length_edges() {
         prela_export_otlp::wire::encode_request(&batch),
         to_protobuf(&request(&batch))
     );
+}
+
+/// The direct JSON writer the exporter uses writes exactly what the
+/// mapping through the message structs writes, for every shape of span
+/// above and for what only JSON treats specially: escapes, non-ASCII,
+/// doubles JSON cannot hold, integers at the edges, statuses.
+#[test]
+fn direct_json_matches_the_struct_mapping_byte_for_byte() {
+    let r = resource();
+    let mut batch = varied_batch();
+    for (i, status) in [
+        Status::Pending,
+        Status::Success,
+        Status::error(""),
+        Status::error("quote \" backslash \\ newline \n tab \t nul \u{0} é 日本 🦀"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut s = llm_span(&r);
+        s.status = status;
+        s.parent_is_remote = i % 2 == 0;
+        s.name = "naïve \"name\" \u{1f}".into();
+        s.attributes = vec![
+            KeyValue::new("inf", f64::INFINITY),
+            KeyValue::new("-inf", f64::NEG_INFINITY),
+            KeyValue::new("tiny", 5e-324),
+            KeyValue::new("big", 1.7976931348623157e308),
+            KeyValue::new("neg zero", -0.0),
+            KeyValue::new("max", i64::MAX),
+            KeyValue::new("min", i64::MIN),
+            KeyValue::new("key \"quoted\"\n", "value\r\u{7f}\u{2028}\u{8}\u{c}\u{1b}/"),
+            KeyValue::new(
+                "deep",
+                Value::Array(vec![Value::Array(vec![Value::Map(vec![(
+                    "\\".into(),
+                    Value::Null,
+                )])])]),
+            ),
+        ];
+        s.events.push(Event::new(
+            "ev\"ent",
+            UNIX_EPOCH,
+            vec![KeyValue::new(
+                "a",
+                Value::Array(vec![true.into(), 1.5.into()]),
+            )],
+        ));
+        batch.push(s);
+    }
+    for n in [0, 1, 3, batch.len()] {
+        let slice = &batch[..n];
+        let direct = prela_export_otlp::json::encode_request(slice);
+        let mapped = to_json(&request(slice));
+        assert!(
+            direct == mapped,
+            "first {n} spans:\ndirect: {}\nmapped: {}",
+            String::from_utf8_lossy(&direct),
+            String::from_utf8_lossy(&mapped)
+        );
+    }
 }
