@@ -287,6 +287,39 @@ impl SpanData {
         }
     }
 
+    /// [`SpanData::started`] with its attributes, and whether its parent
+    /// is remote, given up front (one construction where setting them
+    /// afterwards would write the span twice).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn started_with(
+        span_context: SpanContext,
+        parent_span_id: Option<SpanId>,
+        parent_is_remote: bool,
+        name: Str,
+        span_type: SpanType,
+        start_time: SystemTime,
+        attributes: Vec<KeyValue>,
+        resource: Arc<Resource>,
+    ) -> Self {
+        SpanData {
+            span_context,
+            parent_span_id,
+            parent_is_remote,
+            name,
+            span_type,
+            start_time,
+            end_time: None,
+            status: Status::Pending,
+            attributes,
+            events: Vec::new(),
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            resource,
+            replay_snapshot: None,
+        }
+    }
+
     /// The value of an attribute.
     pub fn attribute(&self, key: &str) -> Option<&Value> {
         self.attributes

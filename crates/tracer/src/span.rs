@@ -53,17 +53,15 @@ impl Span {
     }
 
     #[inline]
-    pub(crate) fn recording(data: SpanData, tracer: Arc<TracerInner>) -> Self {
+    pub(crate) fn recording(
+        span_context: SpanContext,
+        data: SpanData,
+        tracer: Arc<TracerInner>,
+    ) -> Self {
         Span {
-            span_context: data.span_context.clone(),
+            span_context,
             recording: Some(Recording { data, tracer }),
         }
-    }
-
-    /// The data, while the span records.
-    #[inline]
-    pub(crate) fn data_mut(&mut self) -> Option<&mut SpanData> {
-        self.recording.as_mut().map(|r| &mut r.data)
     }
 
     /// The span's context (ids, flags, trace state), valid even when the

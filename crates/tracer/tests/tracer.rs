@@ -161,6 +161,64 @@ fn limits_drop_and_count() {
     assert_eq!(s.events[0].attributes[0].value.as_str(), Some("lon"));
 }
 
+/// Builder attributes with a repeated key keep one value per key, the last
+/// given, in first-seen order; keys that differ but have the same length
+/// (or lengths 64 apart) are all kept.
+#[test]
+fn builder_attributes_keep_one_value_per_key() {
+    let (t, c) = tracer();
+    let long = "k".repeat(65);
+    t.span_builder("dup")
+        .attribute("ab", 1)
+        .attribute("cd", 2)
+        .attribute("a", 3)
+        .attribute("ab", 4)
+        .attribute(long.clone(), 5)
+        .start()
+        .end();
+    t.span_builder("same length, different keys")
+        .attribute("ab", 1)
+        .attribute("cd", 2)
+        .attribute("k", 3)
+        .attribute(long.clone(), 4)
+        .start()
+        .end();
+    t.span_builder("distinct lengths")
+        .attribute("a", 1)
+        .attribute("bb", 2)
+        .attribute("ccc", 3)
+        .start()
+        .end();
+    let spans = c.take();
+    let attrs = |i: usize| -> Vec<(String, Value)> {
+        spans[i]
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.as_str().to_owned(), kv.value.clone()))
+            .collect()
+    };
+    assert_eq!(
+        attrs(0),
+        [
+            ("ab".to_owned(), Value::I64(4)),
+            ("cd".to_owned(), Value::I64(2)),
+            ("a".to_owned(), Value::I64(3)),
+            (long.clone(), Value::I64(5)),
+        ]
+    );
+    assert_eq!(
+        attrs(1),
+        [
+            ("ab".to_owned(), Value::I64(1)),
+            ("cd".to_owned(), Value::I64(2)),
+            ("k".to_owned(), Value::I64(3)),
+            (long, Value::I64(4)),
+        ]
+    );
+    assert_eq!(attrs(2).len(), 3);
+    assert!(spans.iter().all(|s| s.dropped_attributes_count == 0));
+}
+
 #[test]
 fn unsampled_spans_propagate_but_export_nothing() {
     let c = Collect::default();
