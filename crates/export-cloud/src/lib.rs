@@ -58,7 +58,6 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -70,6 +69,7 @@ use prela_core::config::ConfigError;
 use prela_core::json::PrelaSpan;
 use prela_core::time::{format_timestamp, unix_micros};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanId, TraceId};
+use prela_transport::gzip::Gzip;
 use prela_transport::http::{HttpClient, HttpError, TlsConfig};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
@@ -306,7 +306,7 @@ impl CloudExporterBuilder {
         Ok(CloudExporter {
             uri,
             headers,
-            gzip: self.gzip,
+            gzip: self.gzip.then(Gzip::new),
             timeout: self.timeout,
             api_key,
             client,
@@ -346,7 +346,8 @@ type Delivered = (Option<(SpanId, usize)>, HashSet<DocKey>);
 pub struct CloudExporter {
     uri: Uri,
     headers: HeaderMap,
-    gzip: bool,
+    /// Set when bodies are gzipped.
+    gzip: Option<Gzip>,
     timeout: Duration,
     api_key: ApiKey,
     client: HttpClient,
@@ -365,7 +366,7 @@ impl fmt::Debug for CloudExporter {
         f.debug_struct("CloudExporter")
             .field("uri", &self.uri)
             .field("api_key", &self.api_key)
-            .field("gzip", &self.gzip)
+            .field("gzip", &self.gzip.is_some())
             .field("timeout", &self.timeout)
             .field("stats", &self.stats())
             .finish()
@@ -502,17 +503,10 @@ impl CloudExporter {
     fn body(&self, doc: &[&SpanData]) -> Result<Vec<u8>, ExportError> {
         let json =
             serde_json::to_vec(&TraceDoc(doc)).map_err(|e| ExportError::Encode(e.to_string()))?;
-        if !self.gzip {
-            return Ok(json);
+        match &self.gzip {
+            Some(gz) => gz.compress(&json).map_err(ExportError::Encode),
+            None => Ok(json),
         }
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity(json.len() / 4),
-            flate2::Compression::fast(),
-        );
-        enc.write_all(&json)
-            .map_err(|e| ExportError::Encode(format!("gzip: {e}")))?;
-        enc.finish()
-            .map_err(|e| ExportError::Encode(format!("gzip: {e}")))
     }
 
     fn send(&self, doc: &[&SpanData], unsent_spans: u64) -> Sent {

@@ -1,7 +1,6 @@
 //! [`OtlpExporter`]: OTLP/HTTP (protobuf or JSON) and OTLP/gRPC.
 
 use std::fmt;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -11,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prela_core::config::{ConfigError, parse_bool, parse_usize, percent_decode};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter};
+use prela_transport::gzip::Gzip;
 use prela_transport::http::{HttpClient, HttpError, HttpResponse, HttpVersion, TlsConfig};
 
 use crate::grpc::{self, GrpcStatus};
@@ -373,6 +373,7 @@ impl OtlpExporterBuilder {
             timeout,
             headers,
             client,
+            gzip: Gzip::new(),
             shut_down: AtomicBool::new(false),
         })
     }
@@ -402,6 +403,7 @@ pub struct OtlpExporter {
     timeout: Duration,
     headers: HeaderMap,
     client: HttpClient,
+    gzip: Gzip,
     shut_down: AtomicBool,
 }
 
@@ -486,16 +488,7 @@ impl OtlpExporter {
     fn compress(&self, body: Vec<u8>) -> Result<Vec<u8>, ExportError> {
         match self.compression {
             Compression::None => Ok(body),
-            Compression::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(body.len() / 4),
-                    flate2::Compression::fast(),
-                );
-                enc.write_all(&body)
-                    .map_err(|e| ExportError::Encode(format!("gzip: {e}")))?;
-                enc.finish()
-                    .map_err(|e| ExportError::Encode(format!("gzip: {e}")))
-            }
+            Compression::Gzip => self.gzip.compress(&body).map_err(ExportError::Encode),
         }
     }
 
