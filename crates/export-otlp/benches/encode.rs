@@ -5,7 +5,6 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -48,10 +47,12 @@ fn batch(n: usize) -> Vec<SpanData> {
         .collect()
 }
 
+/// Gzip as the exporter does it: one `Gzip` whose compressor is reused.
 fn gzip(b: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(b).unwrap();
-    e.finish().unwrap()
+    static GZIP: std::sync::OnceLock<prela_transport::gzip::Gzip> = std::sync::OnceLock::new();
+    GZIP.get_or_init(prela_transport::gzip::Gzip::new)
+        .compress(b)
+        .unwrap()
 }
 
 fn encode(c: &mut Criterion) {
