@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use prela_core::config::{ConfigError, parse_usize};
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
 
+use crate::handoff;
 use crate::redact::RedactionRules;
 use crate::stats::{Counters, ProcessorStats};
 
@@ -701,11 +702,11 @@ struct Worker {
     /// Export calls allowed at once: this thread's plus the helpers'.
     concurrency: usize,
     /// Full batches for the helper threads, which share the receiver.
-    jobs_tx: Sender<Vec<SpanData>>,
-    jobs_rx: Receiver<Vec<SpanData>>,
+    jobs_tx: handoff::Sender<Vec<SpanData>>,
+    jobs_rx: handoff::Receiver<Vec<SpanData>>,
     /// Batches the helpers are done with, emptied, for reuse.
-    done_tx: Sender<Vec<SpanData>>,
-    done_rx: Receiver<Vec<SpanData>>,
+    done_tx: handoff::Sender<Vec<SpanData>>,
+    done_rx: handoff::Receiver<Vec<SpanData>>,
     /// Helper threads started so far (at most `concurrency - 1`).
     helpers: usize,
     /// Batches on the helpers now.
@@ -728,8 +729,8 @@ impl Worker {
             .max_concurrent_exports
             .unwrap_or_else(|| shared.exporter.max_concurrent_exports())
             .max(1);
-        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let (jobs_tx, jobs_rx) = handoff::channel();
+        let (done_tx, done_rx) = handoff::channel();
         Worker {
             shared,
             rx,
@@ -862,7 +863,7 @@ impl Worker {
         if self.batch.is_empty() {
             return;
         }
-        while let Ok(batch) = self.done_rx.try_recv() {
+        while let Some(batch) = self.done_rx.try_recv() {
             self.returned(batch);
         }
         if self.in_flight + 1 < self.concurrency && self.start_helper() {
@@ -873,7 +874,7 @@ impl Worker {
                     return;
                 }
                 // Unreachable while `jobs_rx` lives here; export inline.
-                Err(e) => self.batch = e.into_inner(),
+                Err(batch) => self.batch = batch,
             }
         }
         self.export(None);

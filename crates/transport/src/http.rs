@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::handoff::{self, Receiver, Sender};
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, Sender};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::{http1, http2};
@@ -450,6 +450,7 @@ impl Io {
 }
 
 fn run_io(tls: TlsConfig, jobs: Receiver<Job>) {
+    let jobs = &jobs;
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -501,7 +502,7 @@ impl HttpClient {
         {
             tls_config(&tls, HttpVersion::Http1)?;
         }
-        let (jobs, rx) = crossbeam_channel::unbounded();
+        let (jobs, rx) = handoff::channel();
         std::thread::Builder::new()
             .name("prela-http-io".into())
             .spawn(move || run_io(tls, rx))
@@ -528,7 +529,7 @@ impl HttpClient {
         version: HttpVersion,
         deadline: Instant,
     ) -> Result<HttpResponse, HttpError> {
-        let (reply, answer) = crossbeam_channel::bounded(1);
+        let (reply, answer) = handoff::channel();
         let len = body.len() as u64;
         let job = Job {
             method,
