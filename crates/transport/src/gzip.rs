@@ -67,11 +67,20 @@ fn deflate(c: &mut Compress, body: &[u8]) -> Result<Vec<u8>, String> {
         if out.len() == out.capacity() {
             out.reserve(out.capacity());
         }
-        let consumed = usize::try_from(c.total_in()).unwrap_or(usize::MAX);
+        let (before_in, before_out) = (c.total_in(), c.total_out());
+        let consumed = usize::try_from(before_in).unwrap_or(usize::MAX);
         let rest = body.get(consumed..).unwrap_or_default();
         match c.compress_vec(rest, &mut out, FlushCompress::Finish) {
             Ok(Status::StreamEnd) => break,
-            Ok(Status::Ok | Status::BufError) => {}
+            // Room was made above, so a call that moves nothing will
+            // never finish: say so rather than loop.
+            Ok(_) if c.total_in() == before_in && c.total_out() == before_out => {
+                return Err(format!(
+                    "gzip: the compressor made no progress at byte {consumed} of {}",
+                    body.len()
+                ));
+            }
+            Ok(_) => {}
             Err(e) => return Err(format!("gzip: {e}")),
         }
     }
