@@ -267,12 +267,25 @@ impl Serialize for Events<'_> {
     }
 }
 
+/// A timestamp as Python's `isoformat()` writes it, formatted on the stack.
+struct Timestamp(std::time::SystemTime);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match crate::time::timestamp_bytes(self.0) {
+            // ASCII digits and punctuation.
+            Some(b) => s.serialize_str(std::str::from_utf8(&b).unwrap_or_default()),
+            None => s.serialize_str(&format_timestamp(self.0)),
+        }
+    }
+}
+
 struct EventJson<'a>(&'a Event);
 
 impl Serialize for EventJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(3))?;
-        map.serialize_entry("timestamp", &format_timestamp(self.0.timestamp))?;
+        map.serialize_entry("timestamp", &Timestamp(self.0.timestamp))?;
         map.serialize_entry("name", self.0.name.as_ref())?;
         map.serialize_entry(
             "attributes",
@@ -303,8 +316,8 @@ impl Serialize for PrelaSpan<'_> {
         )?;
         map.serialize_entry("name", span.name.as_ref())?;
         map.serialize_entry("span_type", span.span_type.as_str())?;
-        map.serialize_entry("started_at", &format_timestamp(span.start_time))?;
-        map.serialize_entry("ended_at", &span.end_time.map(format_timestamp))?;
+        map.serialize_entry("started_at", &Timestamp(span.start_time))?;
+        map.serialize_entry("ended_at", &span.end_time.map(Timestamp))?;
         map.serialize_entry("status", span.status.as_str())?;
         map.serialize_entry("status_message", &span.status_message())?;
         // The Python SDK puts `service.name` in every span's attributes.

@@ -116,9 +116,46 @@ impl UtcTime {
     }
 }
 
+/// The length of [`write_timestamp`]'s text for a year of four digits.
+pub const TIMESTAMP_LEN: usize = 32;
+
+/// `t` as the bytes of `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`, digit by digit
+/// (every span has two timestamps or more, and `write!` with padded
+/// fields is several times slower); `None` for a year outside 0 to 9999,
+/// which [`write_timestamp`] writes with more digits or a sign.
+pub fn timestamp_bytes(t: SystemTime) -> Option<[u8; TIMESTAMP_LEN]> {
+    let u = UtcTime::from_system_time(t);
+    let year = u32::try_from(u.year).ok().filter(|y| *y <= 9999)?;
+    let mut b = *b"0000-00-00T00:00:00.000000+00:00";
+    // (end of the field, its value); each field is zero-padded already.
+    for (end, value) in [
+        (4, year),
+        (7, u.month),
+        (10, u.day),
+        (13, u.hour),
+        (16, u.minute),
+        (19, u.second),
+        (26, u.micros),
+    ] {
+        let mut v = value;
+        let mut at = end;
+        while v > 0 && at > 0 {
+            at -= 1;
+            b[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    Some(b)
+}
+
 /// Writes `t` as `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`.
 pub fn write_timestamp(out: &mut String, t: SystemTime) {
     use fmt::Write;
+    if let Some(b) = timestamp_bytes(t) {
+        // The bytes are ASCII digits and punctuation.
+        out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+        return;
+    }
     let u = UtcTime::from_system_time(t);
     // Writing into a String cannot fail.
     let _ = write!(
@@ -274,6 +311,46 @@ mod tests {
         let t = parse_timestamp("2026-11-22T03:31:22+00:00").unwrap();
         assert_eq!(format_timestamp(t), "2026-11-22T03:31:22.000000+00:00");
         assert_eq!(format_date(t), "2026-11-22");
+    }
+
+    /// The digit-by-digit writer agrees with padded `write!` fields for
+    /// years 0 to 9999, and leaves other years to them.
+    #[test]
+    fn digit_writer_matches_padded_formatting() {
+        use std::time::Duration;
+        let padded = |t: SystemTime| {
+            let u = UtcTime::from_system_time(t);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+                u.year, u.month, u.day, u.hour, u.minute, u.second, u.micros
+            )
+        };
+        // Year 0 to 9999 is -62,167,219,200 to 253,402,300,799 s.
+        let (first, last) = (-62_167_219_200i64, 253_402_300_799i64);
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut times = vec![UNIX_EPOCH];
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = first + (x % (last - first + 1) as u64) as i64;
+            let micros = (x >> 40) % 1_000_000;
+            let d = Duration::from_secs(secs.unsigned_abs()) + Duration::from_micros(micros);
+            times.extend(if secs >= 0 {
+                UNIX_EPOCH.checked_add(d)
+            } else {
+                UNIX_EPOCH.checked_sub(d)
+            });
+        }
+        for t in times {
+            let mut out = String::new();
+            write_timestamp(&mut out, t);
+            assert_eq!(out, padded(t));
+            assert!(timestamp_bytes(t).is_some(), "{out}");
+        }
+        let beyond = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(timestamp_bytes(beyond), None);
+        assert_eq!(format_timestamp(beyond), padded(beyond));
     }
 
     #[test]
