@@ -22,21 +22,141 @@ impl fmt::Display for ParseTimeError {
 
 impl std::error::Error for ParseTimeError {}
 
-/// Microseconds since the Unix epoch (negative before 1970).
-pub fn unix_micros(t: SystemTime) -> i64 {
+/// `t` as whole seconds since the Unix epoch (rounded towards negative
+/// infinity) and the nanoseconds past them (0 to 999,999,999).
+///
+/// Every span has three timestamps or more, and `SystemTime` gives its
+/// value only through `duration_since`, which std does not inline and which
+/// stalls on reading back the `Result` it has just written: ~15 ns a call
+/// on the 2-core bench machine, about a quarter of encoding a span as OTLP.
+/// `SystemTime`'s `Hash` is derived, and on Unix it hands the hasher the
+/// seconds (`i64`) and then the nanoseconds (`u32`) of its `timespec`; a
+/// hasher that keeps those two reads them in a few inlined moves. That
+/// layout is std's private business, so it is checked against
+/// `duration_since` once per process, over times either side of the epoch
+/// and of a second boundary and at the far ends; if anything disagrees (or
+/// another platform hashes differently), every call takes `duration_since`.
+#[inline]
+pub fn unix_parts(t: SystemTime) -> (i64, u32) {
+    if hashed_parts_agree() {
+        if let Some(parts) = parts_from_hash(t) {
+            return parts;
+        }
+    }
+    parts_from_std(t)
+}
+
+fn parts_from_std(t: SystemTime) -> (i64, u32) {
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Ok(d) => (
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        ),
         Err(e) => {
-            // Before the epoch: round towards negative infinity.
             let d = e.duration();
-            let us = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-            if d.subsec_nanos() % 1000 != 0 {
-                -us - 1
-            } else {
-                -us
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            match d.subsec_nanos() {
+                0 => (-secs, 0),
+                n => (-secs - 1, 1_000_000_000 - n),
             }
         }
     }
+}
+
+/// Keeps what a `SystemTime` hands its hasher, if it is exactly one `i64`
+/// and then one `u32`.
+#[derive(Default)]
+struct Parts {
+    secs: Option<i64>,
+    subsec: Option<u32>,
+    other: bool,
+}
+
+impl std::hash::Hasher for Parts {
+    fn finish(&self) -> u64 {
+        0
+    }
+
+    fn write(&mut self, _: &[u8]) {
+        self.other = true;
+    }
+
+    fn write_i64(&mut self, v: i64) {
+        if self.secs.is_some() || self.subsec.is_some() {
+            self.other = true;
+        }
+        self.secs = Some(v);
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        if self.secs.is_none() || self.subsec.is_some() {
+            self.other = true;
+        }
+        self.subsec = Some(v);
+    }
+}
+
+#[inline]
+fn parts_from_hash(t: SystemTime) -> Option<(i64, u32)> {
+    let mut parts = Parts::default();
+    std::hash::Hash::hash(&t, &mut parts);
+    match parts {
+        Parts {
+            secs: Some(secs),
+            subsec: Some(subsec),
+            other: false,
+        } if subsec < 1_000_000_000 => Some((secs, subsec)),
+        _ => None,
+    }
+}
+
+/// `true` when [`parts_from_hash`] agrees with `duration_since`: checked
+/// once per process.
+fn hashed_parts_agree() -> bool {
+    static AGREE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AGREE.get_or_init(|| {
+        let now = SystemTime::now();
+        let mut samples = vec![UNIX_EPOCH, now];
+        for d in [
+            Duration::from_nanos(1),
+            Duration::from_nanos(999_999_999),
+            Duration::from_secs(1),
+            Duration::from_nanos(1_795_318_282_167_762_123),
+            Duration::from_secs(18_446_744_073),
+            Duration::from_secs(18_446_744_074),
+            Duration::from_secs(1 << 40),
+        ] {
+            samples.extend(UNIX_EPOCH.checked_add(d));
+            samples.extend(UNIX_EPOCH.checked_sub(d));
+            samples.extend(now.checked_add(d));
+            samples.extend(now.checked_sub(d));
+        }
+        samples
+            .into_iter()
+            .all(|t| parts_from_hash(t) == Some(parts_from_std(t)))
+    })
+}
+
+/// Nanoseconds since the Unix epoch: 0 before it, `u64::MAX` past 2554.
+#[inline]
+pub fn unix_nanos(t: SystemTime) -> u64 {
+    let (secs, subsec) = unix_parts(t);
+    match u64::try_from(secs) {
+        Ok(secs) => secs
+            .checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(u64::from(subsec)))
+            .unwrap_or(u64::MAX),
+        Err(_) => 0,
+    }
+}
+
+/// Microseconds since the Unix epoch (negative before 1970, rounded
+/// towards negative infinity).
+pub fn unix_micros(t: SystemTime) -> i64 {
+    let (secs, subsec) = unix_parts(t);
+    secs.checked_mul(1_000_000)
+        .and_then(|us| us.checked_add(i64::from(subsec / 1000)))
+        .unwrap_or(if secs < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// The `SystemTime` for microseconds since the Unix epoch.
@@ -124,7 +244,10 @@ pub const TIMESTAMP_LEN: usize = 32;
 /// fields is several times slower); `None` for a year outside 0 to 9999,
 /// which [`write_timestamp`] writes with more digits or a sign.
 pub fn timestamp_bytes(t: SystemTime) -> Option<[u8; TIMESTAMP_LEN]> {
-    let u = UtcTime::from_system_time(t);
+    digits(&UtcTime::from_system_time(t))
+}
+
+fn digits(u: &UtcTime) -> Option<[u8; TIMESTAMP_LEN]> {
     let year = u32::try_from(u.year).ok().filter(|y| *y <= 9999)?;
     let mut b = *b"0000-00-00T00:00:00.000000+00:00";
     // (end of the field, its value); each field is zero-padded already.
@@ -151,12 +274,12 @@ pub fn timestamp_bytes(t: SystemTime) -> Option<[u8; TIMESTAMP_LEN]> {
 /// Writes `t` as `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`.
 pub fn write_timestamp(out: &mut String, t: SystemTime) {
     use fmt::Write;
-    if let Some(b) = timestamp_bytes(t) {
+    let u = UtcTime::from_system_time(t);
+    if let Some(b) = digits(&u) {
         // The bytes are ASCII digits and punctuation.
         out.push_str(std::str::from_utf8(&b).unwrap_or_default());
         return;
     }
-    let u = UtcTime::from_system_time(t);
     // Writing into a String cannot fail.
     let _ = write!(
         out,
@@ -302,6 +425,61 @@ pub fn parse_timestamp(s: &str) -> Result<SystemTime, ParseTimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On Unix the fast path must be in use: if a new std hashes
+    /// `SystemTime` differently, this says so (timestamps stay right, but
+    /// encoding gets slower).
+    #[cfg(unix)]
+    #[test]
+    fn system_time_hashes_as_seconds_then_nanoseconds() {
+        assert!(
+            hashed_parts_agree(),
+            "SystemTime no longer hashes as (i64 seconds, u32 nanoseconds); unix_parts() falls back to duration_since"
+        );
+    }
+
+    #[test]
+    fn parts_agree_with_duration_since() {
+        use std::time::Duration;
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let check = |t: SystemTime| assert_eq!(unix_parts(t), parts_from_std(t), "{t:?}");
+        for _ in 0..100_000 {
+            // xorshift: times over the whole range either side of the epoch.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = Duration::new(x % (1 << 36), (x >> 36) as u32 % 1_000_000_000);
+            if let Some(t) = UNIX_EPOCH.checked_add(d) {
+                check(t);
+            }
+            if let Some(t) = UNIX_EPOCH.checked_sub(d) {
+                check(t);
+            }
+        }
+        check(UNIX_EPOCH);
+        check(SystemTime::now());
+        assert_eq!(unix_nanos(UNIX_EPOCH + Duration::from_nanos(1)), 1);
+        assert_eq!(unix_nanos(UNIX_EPOCH - Duration::from_nanos(1)), 0);
+        assert_eq!(
+            unix_nanos(UNIX_EPOCH + Duration::from_secs(18_446_744_074)),
+            u64::MAX
+        );
+        assert_eq!(unix_micros(UNIX_EPOCH - Duration::from_nanos(1500)), -2);
+        assert_eq!(unix_micros(UNIX_EPOCH - Duration::from_micros(3)), -3);
+    }
+
+    #[test]
+    fn other_hashes_are_not_taken_for_times() {
+        use std::hash::Hasher;
+        let mut p = Parts::default();
+        p.write_u32(5);
+        p.write_i64(1);
+        assert!(p.other);
+        let mut p = Parts::default();
+        p.write_i64(1);
+        p.write(b"x");
+        assert!(p.other);
+    }
 
     #[test]
     fn formats_like_python_isoformat() {

@@ -2,7 +2,6 @@
 //! as protobuf or with the OTLP JSON mapping.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -31,115 +30,9 @@ pub fn span_kind(t: SpanType) -> span::SpanKind {
     }
 }
 
-/// Nanoseconds since the Unix epoch: 0 before it, `u64::MAX` past 2554.
-///
-/// Every span has three timestamps or more, and `SystemTime` gives its
-/// value only through `duration_since`, which std does not inline and which
-/// stalls on reading back the `Result` it has just written: ~15 ns a call
-/// on the 2-core bench machine, about a quarter of encoding a span.
-/// `SystemTime`'s `Hash` is derived, and on Unix it hands the hasher the
-/// seconds (`i64`) and then the nanoseconds (`u32`) of its `timespec`; a
-/// hasher that keeps those two reads them in a few inlined moves. That
-/// layout is std's private business, so it is checked against
-/// `duration_since` once per process, over times either side of the epoch
-/// and of a second boundary and at the far ends; if anything disagrees (or
-/// another platform hashes differently), every call takes `duration_since`.
-#[inline]
-pub(crate) fn nanos(t: SystemTime) -> u64 {
-    if hashed_parts_agree() {
-        if let Some(n) = nanos_from_hash(t) {
-            return n;
-        }
-    }
-    nanos_std(t)
-}
-
-fn nanos_std(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-/// Keeps what a `SystemTime` hands its hasher, if it is exactly one `i64`
-/// and then one `u32`.
-#[derive(Default)]
-struct Parts {
-    secs: Option<i64>,
-    subsec: Option<u32>,
-    other: bool,
-}
-
-impl std::hash::Hasher for Parts {
-    fn finish(&self) -> u64 {
-        0
-    }
-
-    fn write(&mut self, _: &[u8]) {
-        self.other = true;
-    }
-
-    fn write_i64(&mut self, v: i64) {
-        if self.secs.is_some() || self.subsec.is_some() {
-            self.other = true;
-        }
-        self.secs = Some(v);
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        if self.secs.is_none() || self.subsec.is_some() {
-            self.other = true;
-        }
-        self.subsec = Some(v);
-    }
-}
-
-#[inline]
-fn nanos_from_hash(t: SystemTime) -> Option<u64> {
-    let mut parts = Parts::default();
-    std::hash::Hash::hash(&t, &mut parts);
-    match parts {
-        Parts {
-            secs: Some(secs),
-            subsec: Some(subsec),
-            other: false,
-        } if subsec < 1_000_000_000 => Some(match u64::try_from(secs) {
-            Ok(secs) => secs
-                .checked_mul(1_000_000_000)
-                .and_then(|n| n.checked_add(u64::from(subsec)))
-                .unwrap_or(u64::MAX),
-            // Before the epoch.
-            Err(_) => 0,
-        }),
-        _ => None,
-    }
-}
-
-/// `true` when [`nanos_from_hash`] agrees with `duration_since`: checked
-/// once per process.
-fn hashed_parts_agree() -> bool {
-    static AGREE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AGREE.get_or_init(|| {
-        let now = SystemTime::now();
-        let mut samples = vec![UNIX_EPOCH, now];
-        for d in [
-            Duration::from_nanos(1),
-            Duration::from_nanos(999_999_999),
-            Duration::from_secs(1),
-            Duration::from_nanos(1_795_318_282_167_762_123),
-            Duration::from_secs(18_446_744_073),
-            Duration::from_secs(18_446_744_074),
-            Duration::from_secs(1 << 40),
-        ] {
-            samples.extend(UNIX_EPOCH.checked_add(d));
-            samples.extend(UNIX_EPOCH.checked_sub(d));
-            samples.extend(now.checked_add(d));
-            samples.extend(now.checked_sub(d));
-        }
-        samples
-            .into_iter()
-            .all(|t| nanos_from_hash(t) == Some(nanos_std(t)))
-    })
-}
+/// Nanoseconds since the Unix epoch, as OTLP's `*_time_unix_nano`: 0
+/// before it (see `prela_core::time::unix_parts` for how it is read fast).
+pub(crate) use prela_core::time::unix_nanos as nanos;
 
 /// A Prela value as an OTLP `AnyValue`; `Null` is the empty value.
 pub fn any_value(v: &Value) -> AnyValue {
@@ -305,17 +198,12 @@ pub fn decode_request(bytes: &[u8]) -> Result<ExportTraceServiceRequest, prost::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    /// On Unix the fast path must be in use: if a new std hashes
-    /// `SystemTime` differently, this says so (timestamps stay right, but
-    /// encoding gets slower).
-    #[cfg(unix)]
-    #[test]
-    fn system_time_hashes_as_seconds_then_nanoseconds() {
-        assert!(
-            hashed_parts_agree(),
-            "SystemTime no longer hashes as (i64 seconds, u32 nanoseconds); nanos() falls back to duration_since"
-        );
+    fn nanos_std(t: SystemTime) -> u64 {
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
     }
 
     #[test]
@@ -343,18 +231,5 @@ mod tests {
             nanos(UNIX_EPOCH + Duration::from_secs(18_446_744_074)),
             u64::MAX
         );
-    }
-
-    #[test]
-    fn other_hashes_are_not_taken_for_times() {
-        use std::hash::Hasher;
-        let mut p = Parts::default();
-        p.write_u32(5);
-        p.write_i64(1);
-        assert!(p.other);
-        let mut p = Parts::default();
-        p.write_i64(1);
-        p.write(b"x");
-        assert!(p.other);
     }
 }
