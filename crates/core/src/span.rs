@@ -269,22 +269,16 @@ impl SpanData {
         start_time: SystemTime,
         resource: Arc<Resource>,
     ) -> Self {
-        SpanData {
+        SpanData::started_with(
             span_context,
             parent_span_id,
-            parent_is_remote: false,
-            name: name.into(),
+            false,
+            name.into(),
             span_type,
             start_time,
-            end_time: None,
-            status: Status::Pending,
-            attributes: Vec::new(),
-            events: Vec::new(),
-            dropped_attributes_count: 0,
-            dropped_events_count: 0,
+            Vec::new(),
             resource,
-            replay_snapshot: None,
-        }
+        )
     }
 
     /// [`SpanData::started`] with its attributes, and whether its parent

@@ -398,6 +398,34 @@ fn keys_unique(attributes: &[KeyValue]) -> bool {
     true
 }
 
+/// A recording span with `attributes` as they are. Inlined into both of
+/// `start`'s returns, so the fast one still builds the span in place.
+#[inline(always)]
+fn recording(
+    tracer: &Tracer,
+    sc: SpanContext,
+    parent: Option<&SpanContext>,
+    name: Str,
+    span_type: SpanType,
+    start_time: Option<SystemTime>,
+    attributes: Vec<KeyValue>,
+) -> Span {
+    Span::recording(
+        sc.clone(),
+        SpanData::started_with(
+            sc,
+            parent.map(|p| p.span_id),
+            parent.is_some_and(|p| p.is_remote),
+            name,
+            span_type,
+            start_time.unwrap_or_else(crate::clock::now),
+            attributes,
+            Arc::clone(&tracer.inner.resource),
+        ),
+        Arc::clone(&tracer.inner),
+    )
+}
+
 fn start(
     tracer: &Tracer,
     name: Str,
@@ -441,19 +469,14 @@ fn start(
         // span made in one expression returned as it is, so that it is
         // built straight in the caller's slot (completing it afterwards, as
         // below, cost ~100 instructions a span in copies and writes).
-        return Span::recording(
-            sc.clone(),
-            SpanData::started_with(
-                sc,
-                parent.as_ref().map(|p| p.span_id),
-                parent.as_ref().is_some_and(|p| p.is_remote),
-                name,
-                span_type,
-                start_time.unwrap_or_else(crate::clock::now),
-                attributes,
-                Arc::clone(&inner.resource),
-            ),
-            Arc::clone(&tracer.inner),
+        return recording(
+            tracer,
+            sc,
+            parent.as_ref(),
+            name,
+            span_type,
+            start_time,
+            attributes,
         );
     }
     // Attributes the limits or the sampler have a say in: set one by one.
@@ -462,19 +485,14 @@ fn start(
     } else {
         (Vec::new(), attributes)
     };
-    let mut span = Span::recording(
-        sc.clone(),
-        SpanData::started_with(
-            sc,
-            parent.as_ref().map(|p| p.span_id),
-            parent.as_ref().is_some_and(|p| p.is_remote),
-            name,
-            span_type,
-            start_time.unwrap_or_else(crate::clock::now),
-            kept,
-            Arc::clone(&inner.resource),
-        ),
-        Arc::clone(&tracer.inner),
+    let mut span = recording(
+        tracer,
+        sc,
+        parent.as_ref(),
+        name,
+        span_type,
+        start_time,
+        kept,
     );
     for kv in to_set {
         span.set_attribute(kv.key, kv.value);
