@@ -49,14 +49,7 @@ impl Serialize for Any<'_> {
                 if v.is_finite() {
                     m.serialize_entry("doubleValue", v)?;
                 } else {
-                    let text = if v.is_nan() {
-                        "NaN"
-                    } else if *v > 0.0 {
-                        "Infinity"
-                    } else {
-                        "-Infinity"
-                    };
-                    m.serialize_entry("doubleValue", text)?;
+                    m.serialize_entry("doubleValue", non_finite(*v))?;
                 }
             }
             Some(any_value::Value::ArrayValue(a)) => {

@@ -106,16 +106,7 @@ impl<T> Receiver<T> {
     /// The next item, waiting for one; `None` once every sender is gone
     /// and nothing is left.
     pub(crate) fn recv(&self) -> Option<T> {
-        let mut s = self.yield_if_empty();
-        loop {
-            if let Some(item) = s.items.pop_front() {
-                return Some(item);
-            }
-            if s.senders == 0 {
-                return None;
-            }
-            s = self.0.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
-        }
+        self.recv_until(None).ok()
     }
 
     /// The state, after one yield of this thread's time slice if there is
@@ -137,6 +128,10 @@ impl<T> Receiver<T> {
 
     /// [`recv`](Self::recv), waiting at most until `deadline`.
     pub(crate) fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         let mut s = self.yield_if_empty();
         loop {
             if let Some(item) = s.items.pop_front() {
@@ -145,16 +140,20 @@ impl<T> Receiver<T> {
             if s.senders == 0 {
                 return Err(RecvError::Disconnected);
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(RecvError::Timeout);
-            }
-            s = self
-                .0
-                .ready
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            s = match deadline {
+                None => self.0.ready.wait(s).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(RecvError::Timeout);
+                    }
+                    self.0
+                        .ready
+                        .wait_timeout(s, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
         }
     }
 }
@@ -201,14 +200,6 @@ impl<T> Iterator for IntoIter<T> {
     }
 }
 
-impl<T> Iterator for &Receiver<T> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        self.recv()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,7 +217,7 @@ mod tests {
         assert!(t.join().is_ok());
         assert!(tx.send(1000).is_ok());
         drop(tx);
-        let got: Vec<i32> = (&rx).collect();
+        let got: Vec<i32> = std::iter::from_fn(|| rx.recv()).collect();
         assert_eq!(got, (0..=1000).collect::<Vec<_>>());
         assert_eq!(rx.recv(), None);
     }

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::handoff::{self, Receiver, Sender};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -22,6 +21,8 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use crate::handoff::{self, Receiver, Sender};
 
 /// Largest response body read; the rest is refused (OTLP servers answer
 /// with small messages).
@@ -450,7 +451,6 @@ impl Io {
 }
 
 fn run_io(tls: TlsConfig, jobs: Receiver<Job>) {
-    let jobs = &jobs;
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
