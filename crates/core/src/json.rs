@@ -23,6 +23,9 @@ use crate::span::{Event, Resource, SERVICE_NAME, SpanData, SpanType, Status};
 use crate::time::{format_timestamp, parse_timestamp, unix_micros};
 use crate::value::{Key, KeyValue, Str, Value};
 
+mod line;
+pub mod text;
+
 /// Why a line of Prela JSON could not be read.
 #[derive(Debug)]
 pub struct ReadError {
@@ -86,73 +89,7 @@ impl std::error::Error for ReadError {
 /// Python's `repr(float)`: the shortest string that round-trips, in fixed
 /// notation when the decimal exponent is in [-4, 16), else `1e+16` style.
 pub fn write_python_float(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-        return;
-    }
-    if v.is_infinite() {
-        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
-        return;
-    }
-    if v == 0.0 {
-        out.push_str(if v.is_sign_negative() { "-0.0" } else { "0.0" });
-        return;
-    }
-    // `{:e}` gives the shortest round-trip digits: "-5.0211999999999996e1".
-    let sci = format!("{v:e}");
-    let (mantissa, exp) = match sci.split_once('e') {
-        Some(parts) => parts,
-        None => {
-            out.push_str(&sci);
-            return;
-        }
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let decpt = exp + 1; // value = 0.DIGITS * 10^decpt
-    if neg {
-        out.push('-');
-    }
-    let n = digits.len() as i32;
-    if (-4 < decpt) && (decpt <= 16) {
-        if decpt <= 0 {
-            out.push_str("0.");
-            for _ in 0..-decpt {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else if decpt >= n {
-            out.push_str(&digits);
-            for _ in 0..decpt - n {
-                out.push('0');
-            }
-            out.push_str(".0");
-        } else {
-            let (int, frac) = digits.split_at(decpt as usize);
-            out.push_str(int);
-            out.push('.');
-            out.push_str(frac);
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        let e = decpt - 1;
-        out.push('e');
-        out.push(if e < 0 { '-' } else { '+' });
-        let e = e.unsigned_abs();
-        if e < 10 {
-            out.push('0');
-        }
-        out.push_str(&e.to_string());
-    }
+    out.push_str(text::PythonFloat::new(v).as_str());
 }
 
 /// serde_json formatter reproducing Python's `json.dumps` defaults.
@@ -180,9 +117,7 @@ impl serde_json::ser::Formatter for PythonFormatter {
     }
 
     fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
-        let mut s = String::with_capacity(24);
-        write_python_float(&mut s, value);
-        w.write_all(s.as_bytes())
+        w.write_all(text::PythonFloat::new(value).as_bytes())
     }
 
     fn write_f32<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
@@ -194,12 +129,13 @@ impl serde_json::ser::Formatter for PythonFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        if fragment.is_ascii() {
+        // As Python's `ensure_ascii`: DEL and non-ASCII as `\uXXXX`.
+        if !fragment.bytes().any(|b| b >= 0x7f) {
             return w.write_all(fragment.as_bytes());
         }
         let mut buf = [0u16; 2];
         for c in fragment.chars() {
-            if c.is_ascii() {
+            if c.is_ascii() && c != '\u{7f}' {
                 w.write_all(&[c as u8])?;
             } else {
                 for unit in c.encode_utf16(&mut buf) {
@@ -347,10 +283,11 @@ impl Serialize for PrelaSpan<'_> {
 }
 
 /// Appends one span as a line of Prela JSON (with the trailing `\n`).
+///
+/// Written directly, byte for byte what serializing [`PrelaSpan`] writes.
+/// It never fails: the `Result` is always `Ok`.
 pub fn write_span_line(out: &mut Vec<u8>, span: &SpanData) -> Result<(), serde_json::Error> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
-    PrelaSpan(span).serialize(&mut ser)?;
-    out.push(b'\n');
+    line::span_line(out, span);
     Ok(())
 }
 

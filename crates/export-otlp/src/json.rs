@@ -11,6 +11,8 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 use prela_core::{SpanData, Status, Value};
 
+use prela_core::json::text::{decimal, string};
+
 use crate::encode::{SPAN_TYPE_ATTRIBUTE, by_resource, nanos, span_flags, span_kind};
 
 fn hex(bytes: &[u8]) -> String {
@@ -243,79 +245,6 @@ pub fn to_json(req: &ExportTraceServiceRequest) -> Vec<u8> {
 // The direct writer: the OTLP JSON mapping written straight from
 // `SpanData` into one buffer. Keys and punctuation are constant bytes; only
 // names, keys and string values written by the application are escaped.
-
-/// Appends `s` as a JSON string, escaped as `serde_json` escapes it (the
-/// tests compare the two byte for byte): `"` and `\`, the short escapes
-/// for backspace, form feed, newline, carriage return and tab, `\u00XX`
-/// for the other control characters, everything else as it is.
-fn string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    // The usual string needs no escape: one pass that looks at every byte
-    // (no early exit, so the compiler can compare many bytes at a time),
-    // then one copy.
-    let needs_escape = bytes.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if !needs_escape {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 15)],
-            ],
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(short);
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-/// Appends `n` in decimal, two digits at a time (a timestamp has 19).
-fn decimal(out: &mut Vec<u8>, mut n: u64) {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        at -= 1;
-        buf[at] = b'0' + n as u8;
-    }
-    out.extend_from_slice(&buf[at..]);
-}
 
 /// Appends `n` as a JSON string of its decimal digits (64-bit integers are
 /// strings in the OTLP JSON mapping).
@@ -558,48 +487,6 @@ pub fn encode_request(batch: &[SpanData]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
-        let mut every: String = (0u8..0x80).map(char::from).collect();
-        every.push_str("é 日本 🦀 \u{2028}");
-        for s in [
-            "",
-            "plain",
-            every.as_str(),
-            "\"",
-            "\\",
-            "end\n",
-            "\u{1f}start",
-        ] {
-            let mut out = Vec::new();
-            string(&mut out, s);
-            let want = serde_json::to_vec(s).unwrap_or_default();
-            assert!(out == want, "{s:?}: {}", String::from_utf8_lossy(&out));
-        }
-    }
-
-    #[test]
-    fn decimals() {
-        for n in [
-            0u64,
-            1,
-            9,
-            10,
-            11,
-            99,
-            100,
-            101,
-            999,
-            1000,
-            1_795_318_282_167_762_123,
-            u64::MAX,
-        ] {
-            let mut out = Vec::new();
-            decimal(&mut out, n);
-            assert_eq!(out, n.to_string().into_bytes(), "{n}");
-        }
-    }
 
     #[test]
     fn base64_matches_rfc4648() {
