@@ -309,7 +309,7 @@ impl SpanBuilder<'_> {
     }
 
     /// An attribute known at start (samplers can see it).
-    #[inline]
+    #[inline(always)]
     pub fn attribute(
         mut self,
         key: impl Into<prela_core::Key>,
@@ -320,7 +320,7 @@ impl SpanBuilder<'_> {
             // this vector becomes the span's own.
             self.attributes = prela_core::pool::attributes();
         }
-        self.attributes.push(KeyValue::new(key, value));
+        crate::span::push(&mut self.attributes, KeyValue::new(key, value));
         self
     }
 
@@ -356,12 +356,15 @@ impl SpanBuilder<'_> {
 
     /// Starts the span without making it current.
     pub fn start(self) -> Span {
-        let parent = match self.parent {
+        // The parent is borrowed where it is, not copied on into `start`.
+        let current;
+        let parent = match &self.parent {
             Parent::Current => {
-                Context::map_current(|cx| cx.span().filter(|sc| sc.is_valid()).cloned())
+                current = Context::map_current(|cx| cx.span().filter(|sc| sc.is_valid()).cloned());
+                current.as_ref()
             }
             Parent::Root => None,
-            Parent::Explicit(sc) => Some(sc).filter(SpanContext::is_valid),
+            Parent::Explicit(sc) => Some(sc).filter(|sc| sc.is_valid()),
         };
         start(
             self.tracer,
@@ -430,12 +433,12 @@ fn start(
     tracer: &Tracer,
     name: Str,
     span_type: SpanType,
-    parent: Option<SpanContext>,
+    parent: Option<&SpanContext>,
     attributes: Vec<KeyValue>,
     start_time: Option<SystemTime>,
 ) -> Span {
     let inner = &tracer.inner;
-    let (trace_id, base_flags, base_state) = match &parent {
+    let (trace_id, base_flags, base_state) = match parent {
         Some(p) => (p.trace_id, p.trace_flags, p.trace_state.clone()),
         None => {
             let flags = TraceFlags::NONE.with_random(inner.ids.is_random());
@@ -448,7 +451,7 @@ fn start(
     };
     let span_id = inner.ids.new_span_id();
     let result = inner.sampler.should_sample(&SamplingParams::new(
-        parent.as_ref(),
+        parent,
         trace_id,
         &name,
         span_type,
@@ -469,15 +472,7 @@ fn start(
         // span made in one expression returned as it is, so that it is
         // built straight in the caller's slot (completing it afterwards, as
         // below, cost ~100 instructions a span in copies and writes).
-        return recording(
-            tracer,
-            sc,
-            parent.as_ref(),
-            name,
-            span_type,
-            start_time,
-            attributes,
-        );
+        return recording(tracer, sc, parent, name, span_type, start_time, attributes);
     }
     // Attributes the limits or the sampler have a say in: set one by one.
     let (kept, to_set) = if clean {
@@ -485,15 +480,7 @@ fn start(
     } else {
         (Vec::new(), attributes)
     };
-    let mut span = recording(
-        tracer,
-        sc,
-        parent.as_ref(),
-        name,
-        span_type,
-        start_time,
-        kept,
-    );
+    let mut span = recording(tracer, sc, parent, name, span_type, start_time, kept);
     for kv in to_set {
         span.set_attribute(kv.key, kv.value);
     }

@@ -138,7 +138,7 @@ fn limits_drop_and_count() {
         let mut s = t.span("x");
         s.set_attribute("a", "abcdef");
         s.set_attribute("b", 1);
-        s.set_attribute("a", "xy"); // replacing does not count against the limit
+        s.set_attribute("b", "wxyz"); // replacing does not count against the limit
         s.set_attribute("c", 3);
         s.set_attribute("d", 4);
         s.add_event(
@@ -152,7 +152,9 @@ fn limits_drop_and_count() {
     }
     let s = &c.take()[0];
     assert_eq!(s.attributes.len(), 2);
-    assert_eq!(s.attribute("a").and_then(Value::as_str), Some("xy"));
+    // Cut to the value length limit, whether added or replaced.
+    assert_eq!(s.attribute("a").and_then(Value::as_str), Some("abc"));
+    assert_eq!(s.attribute("b").and_then(Value::as_str), Some("wxy"));
     assert_eq!(s.dropped_attributes_count, 2);
     assert_eq!(s.events.len(), 1);
     assert_eq!(s.dropped_events_count, 1);
