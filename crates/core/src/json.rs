@@ -234,6 +234,25 @@ impl Serialize for EventJson<'_> {
     }
 }
 
+/// The resource's `service.name`, written first among a span's attributes
+/// when the span has none of its own: the Python SDK puts `service.name`
+/// in every span's attributes.
+fn added_service_name(span: &SpanData) -> Option<&Value> {
+    match span.attribute(SERVICE_NAME.as_str()) {
+        Some(_) => None,
+        None => span.resource.get(SERVICE_NAME.as_str()),
+    }
+}
+
+/// `duration_ms` as Python computes it, `timedelta(µs).total_seconds() *
+/// 1000`; `None` for an unfinished span.
+fn duration_ms(span: &SpanData) -> Option<f64> {
+    span.end_time.map(|end| {
+        let us = unix_micros(end) - unix_micros(span.start_time);
+        (us as f64 / 1e6) * 1000.0
+    })
+}
+
 /// Serializes a [`SpanData`] as one Prela JSON span object.
 #[derive(Debug, Clone, Copy)]
 #[allow(clippy::exhaustive_structs)] // a transparent wrapper: nothing can be added
@@ -256,11 +275,7 @@ impl Serialize for PrelaSpan<'_> {
         map.serialize_entry("ended_at", &span.end_time.map(Timestamp))?;
         map.serialize_entry("status", span.status.as_str())?;
         map.serialize_entry("status_message", &span.status_message())?;
-        // The Python SDK puts `service.name` in every span's attributes.
-        let service_name = match span.attribute(SERVICE_NAME.as_str()) {
-            Some(_) => None,
-            None => span.resource.get(SERVICE_NAME.as_str()),
-        };
+        let service_name = added_service_name(span);
         map.serialize_entry(
             "attributes",
             &Attributes {
@@ -269,12 +284,7 @@ impl Serialize for PrelaSpan<'_> {
             },
         )?;
         map.serialize_entry("events", &Events(&span.events))?;
-        let duration_ms = span.end_time.map(|end| {
-            // As Python: timedelta(µs).total_seconds() * 1000.
-            let us = unix_micros(end) - unix_micros(span.start_time);
-            (us as f64 / 1e6) * 1000.0
-        });
-        map.serialize_entry("duration_ms", &duration_ms)?;
+        map.serialize_entry("duration_ms", &duration_ms(span))?;
         if let Some(snapshot) = &span.replay_snapshot {
             map.serialize_entry("replay_snapshot", snapshot)?;
         }

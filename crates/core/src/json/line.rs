@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use super::text::{ascii_string, hex, integer, python_float};
 use crate::span::{Event, SERVICE_NAME, SpanData};
-use crate::time::{format_timestamp, timestamp_bytes, unix_micros};
+use crate::time::{format_timestamp, timestamp_bytes};
 use crate::value::{KeyValue, Value};
 
 /// Appends `span` as one line of Prela JSON, `\n` included.
@@ -45,12 +45,7 @@ pub(super) fn span_line(out: &mut Vec<u8>, span: &SpanData) {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b", \"attributes\": ");
-    // The Python SDK puts `service.name` in every span's attributes.
-    let service_name = match span.attribute(SERVICE_NAME.as_str()) {
-        Some(_) => None,
-        None => span.resource.get(SERVICE_NAME.as_str()),
-    };
-    attributes(out, service_name, &span.attributes);
+    attributes(out, super::added_service_name(span), &span.attributes);
     out.extend_from_slice(b", \"events\": [");
     for (i, e) in span.events.iter().enumerate() {
         if i > 0 {
@@ -59,12 +54,8 @@ pub(super) fn span_line(out: &mut Vec<u8>, span: &SpanData) {
         event(out, e);
     }
     out.extend_from_slice(b"], \"duration_ms\": ");
-    match span.end_time {
-        Some(end) => {
-            // As Python: timedelta(µs).total_seconds() * 1000.
-            let us = unix_micros(end) - unix_micros(span.start_time);
-            float(out, (us as f64 / 1e6) * 1000.0);
-        }
+    match super::duration_ms(span) {
+        Some(ms) => float(out, ms),
         None => out.extend_from_slice(b"null"),
     }
     if let Some(snapshot) = &span.replay_snapshot {
