@@ -14,25 +14,6 @@ use prela_core::{Event, Key, KeyValue, SpanContext, SpanData, SpanType, Status, 
 
 use crate::tracer::TracerInner;
 
-/// `v.push(x)`, with `x` written straight into `v`'s spare room when it
-/// has some. A `push` that may grow keeps `x` on the stack across the call
-/// that grows; built there in pieces and copied out in wider loads, that
-/// stalls store forwarding, a few nanoseconds for every attribute.
-#[inline(always)]
-pub(crate) fn push<T>(v: &mut Vec<T>, x: T) {
-    if v.len() < v.capacity() {
-        v.push(x);
-    } else {
-        push_growing(v, x);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn push_growing<T>(v: &mut Vec<T>, x: T) {
-    v.push(x);
-}
-
 struct Recording {
     data: SpanData,
     tracer: Arc<TracerInner>,
@@ -129,7 +110,7 @@ impl Span {
         let attrs = &mut r.data.attributes;
         // The value is cut where it lands, not before: a value whose
         // address is taken first lives on the stack, and copying it from
-        // there into the vector stalls (see `push`).
+        // there into the vector stalls (see `prela_core::pool::push`).
         let slot = if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
             slot.value = value;
             Some(slot)
@@ -137,7 +118,7 @@ impl Span {
             if attrs.capacity() == 0 {
                 *attrs = prela_core::pool::attributes();
             }
-            push(attrs, KeyValue::new(key, value));
+            prela_core::pool::push(attrs, KeyValue::new(key, value));
             attrs.last_mut()
         } else {
             r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
@@ -193,7 +174,7 @@ impl Span {
         if r.data.events.capacity() == 0 {
             r.data.events = prela_core::pool::events();
         }
-        push(&mut r.data.events, event);
+        prela_core::pool::push(&mut r.data.events, event);
     }
 
     /// Sets the status. `Pending` turns into `Success` when the span ends.

@@ -320,7 +320,7 @@ impl SpanBuilder<'_> {
             // this vector becomes the span's own.
             self.attributes = prela_core::pool::attributes();
         }
-        crate::span::push(&mut self.attributes, KeyValue::new(key, value));
+        prela_core::pool::push(&mut self.attributes, KeyValue::new(key, value));
         self
     }
 

@@ -465,15 +465,6 @@ impl BatchProcessorBuilder {
     }
 }
 
-/// `Vec::push` kept out of `on_end`'s line, for an open segment without
-/// room (not reached at any setting today: a segment leaves for the
-/// worker at `segment` spans, and every segment has room for that many).
-#[cold]
-#[inline(never)]
-fn push_growing(segment: &mut Vec<SpanData>, span: SpanData) {
-    segment.push(span);
-}
-
 /// The segment size and the batch fill for `config` (see
 /// [`Shared::segment`]).
 fn segments(config: &BatchConfig) -> (usize, usize) {
@@ -564,14 +555,9 @@ impl SpanProcessor for BatchProcessor {
                 .pop()
                 .unwrap_or_else(|| Vec::with_capacity(s.segment));
         }
-        if q.open.len() < q.open.capacity() {
-            // Room is known here, so `push` cannot grow the segment and
-            // writes the span straight into it (a push that may grow first
-            // copies the 240-byte span to the stack).
-            q.open.push(span);
-        } else {
-            push_growing(&mut q.open, span);
-        }
+        // Straight into the segment (a push that may grow first copies
+        // the 240-byte span to the stack).
+        prela_core::pool::push(&mut q.open, span);
         q.len += 1;
         q.accepted += 1;
         if q.open.len() >= s.segment {
