@@ -443,7 +443,15 @@ mod tests {
     fn parts_agree_with_duration_since() {
         use std::time::Duration;
         let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let check = |t: SystemTime| assert_eq!(unix_parts(t), parts_from_std(t), "{t:?}");
+        let nanos_std = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                .unwrap_or(0)
+        };
+        let check = |t: SystemTime| {
+            assert_eq!(unix_parts(t), parts_from_std(t), "{t:?}");
+            assert_eq!(unix_nanos(t), nanos_std(t), "{t:?}");
+        };
         for _ in 0..100_000 {
             // xorshift: times over the whole range either side of the epoch.
             x ^= x << 13;
