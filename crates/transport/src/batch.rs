@@ -1,11 +1,12 @@
 //! [`BatchProcessor`]: a bounded queue and one worker thread per processor
 //! (plus helper threads when the exporter takes concurrent calls).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -200,41 +201,109 @@ enum Msg {
     },
 }
 
-/// The queue: spans in segments of [`Shared::segment`] spans, under one
-/// lock that a producer holds only to push one span.
+/// The queue: spans in segments of [`Shared::segment`] spans. A span goes
+/// into the open segment of its thread's [`Lane`], under that lane's lock;
+/// a full segment moves to this shared part, whose lock is taken once per
+/// segment and once per [`Shared::reserve`] spans, never per span.
 ///
 /// A span is moved once on its way in (into the open segment) and never
 /// again: the worker takes whole segments, and a segment of a full batch's
 /// size is the batch the exporter gets. Emptied segments come back for
 /// reuse, so in steady state nothing is allocated.
+///
+/// The bound: `taken`, the spans in full segments plus, for every lane, the
+/// spans in its open segment and the room it reserved, never exceeds
+/// `max_queue_size`. A lane reserves room in small runs, so with one
+/// producing thread the bound is exact; with several, room one lane has
+/// reserved and not used yet is not free to the others (at most
+/// `reserve - 1` spans a lane).
 #[derive(Default)]
 struct Queue {
     /// Full segments, oldest first.
     full: VecDeque<Vec<SpanData>>,
-    /// The segment being filled.
-    open: Vec<SpanData>,
-    /// Emptied segments for producers to fill.
+    /// Spans in `full`.
+    full_len: usize,
+    /// Emptied segments for lanes to fill.
     spare: Vec<Vec<SpanData>>,
-    /// Spans in `full` and `open` (the queue bound).
-    len: usize,
-    /// Spans ever queued.
-    accepted: u64,
+    /// The queue bound in use (see above).
+    taken: usize,
     /// Set when the worker has stopped: later spans are dropped and counted.
     closed: bool,
 }
 
-/// Most emptied segments kept for reuse.
-const SPARE_SEGMENTS: usize = 4;
+/// Where one group of threads queue their spans. Several threads ending
+/// spans at once each lock their own lane (a thread's lane is fixed), so
+/// they do not take turns on one lock, nor pull one cache line between
+/// cores span after span.
+#[derive(Default)]
+struct Lane {
+    /// The segment being filled.
+    open: Vec<SpanData>,
+    /// Room reserved from the queue bound and not used yet.
+    room: usize,
+    /// Spans ever queued through this lane.
+    accepted: u64,
+    /// Set when the worker has stopped (with [`Queue::closed`]).
+    closed: bool,
+}
+
+/// A lane on cache lines of its own.
+#[repr(align(128))]
+#[derive(Default)]
+struct PaddedLane(Mutex<Lane>);
+
+impl PaddedLane {
+    /// The lane, locked (poisoning ignored, as for the queue).
+    fn lock(&self) -> MutexGuard<'_, Lane> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Most lanes a processor has.
+const MAX_LANES: usize = 8;
+
+/// Most spans a lane reserves at once.
+const RESERVE: usize = 64;
+
+/// Emptied segments kept for reuse, besides one per lane.
+const SPARE_SEGMENTS: usize = 2;
+
+/// This thread's number, for picking its lane: threads are numbered in the
+/// order they first end a span, so a few busy threads get lanes of their
+/// own.
+fn thread_number() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static NUMBER: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    NUMBER
+        .try_with(|n| {
+            if n.get() == usize::MAX {
+                n.set(NEXT.fetch_add(1, Ordering::Relaxed));
+            }
+            n.get()
+        })
+        .unwrap_or(0)
+}
 
 struct Shared {
     exporter: Arc<dyn SpanExporter>,
     config: BatchConfig,
     counters: Counters,
     queue: Mutex<Queue>,
+    lanes: Box<[PaddedLane]>,
+    /// `Queue::taken` as of its last change, read without the lock.
+    taken: AtomicUsize,
+    /// Spans a lane reserves at once: [`RESERVE`], or the segment if
+    /// smaller.
+    reserve: usize,
+    /// Emptied segments kept for reuse.
+    spare_segments: usize,
     /// Spans per queue segment: a quarter of the queue at most, and a whole
-    /// divisor of the batch size, so that the worker wakes with three
-    /// quarters of the queue free, and full segments make whole batches
-    /// (one segment per batch at the default settings).
+    /// divisor of the batch size, so that the worker wakes while most of the
+    /// queue is free (three quarters with one producing thread, a quarter
+    /// at least with many), and full segments make whole batches (one
+    /// segment per batch at the default settings).
     segment: usize,
     /// Spans a batch holds before it is exported: the most whole segments
     /// that fit in `max_export_batch_size`.
@@ -271,6 +340,49 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// This thread's lane.
+    fn own_lane(&self) -> &PaddedLane {
+        // `lanes` is never empty; the fallback only keeps this panic-free.
+        let n = self.lanes.len().max(1);
+        &self.lanes[thread_number() % n]
+    }
+
+    /// Gives `lane` an open segment if it has none, and reserves room for
+    /// it if it has none left; `false` when the queue is full.
+    fn refill(&self, lane: &mut Lane) -> bool {
+        let mut q = self.queue();
+        if lane.open.capacity() == 0 {
+            lane.open = q
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(self.segment));
+        }
+        if lane.room == 0 {
+            let n = self
+                .reserve
+                .min(self.config.max_queue_size.saturating_sub(q.taken));
+            q.taken += n;
+            lane.room = n;
+            self.taken.store(q.taken, Ordering::Relaxed);
+        }
+        lane.room > 0
+    }
+
+    /// Moves a full segment from `lane` to the queue; the spans queued.
+    fn publish(&self, lane: &mut Lane) -> usize {
+        let full = std::mem::take(&mut lane.open);
+        let mut q = self.queue();
+        q.full_len += full.len();
+        q.full.push_back(full);
+        q.full_len
+    }
+
+    /// Spans queued: in full segments and in every lane.
+    fn queued(&self) -> usize {
+        let in_lanes: usize = self.lanes.iter().map(|l| l.lock().open.len()).sum();
+        in_lanes + self.queue().full_len
+    }
+
     fn now_ns(&self) -> u64 {
         u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
@@ -305,7 +417,7 @@ impl Shared {
     }
 
     fn enqueued(&self) -> u64 {
-        self.queue().accepted
+        self.lanes.iter().map(|l| l.lock().accepted).sum()
     }
 
     /// The outcome of a flush: spans lost since the last report (or, for
@@ -434,11 +546,16 @@ impl BatchProcessorBuilder {
         self.config.validate()?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let (segment, batch_full) = segments(&self.config);
+        let lanes = lanes(&self.config, segment);
         let shared = Arc::new(Shared {
             exporter: self.exporter,
-            config: self.config,
             counters: Counters::default(),
             queue: Mutex::new(Queue::default()),
+            lanes: (0..lanes).map(|_| PaddedLane::default()).collect(),
+            taken: AtomicUsize::new(0),
+            reserve: RESERVE.min(segment).max(1),
+            spare_segments: SPARE_SEGMENTS + lanes,
+            config: self.config,
             segment,
             batch_full,
             sleeping: AtomicBool::new(false),
@@ -474,6 +591,16 @@ fn segments(config: &BatchConfig) -> (usize, usize) {
     (segment, batch / segment * segment)
 }
 
+/// Lanes for `config`: two per CPU, at most [`MAX_LANES`], and few enough
+/// that the lanes' open segments fill at most half the queue, so the
+/// worker always has full segments to wake for well before the queue is
+/// full.
+fn lanes(config: &BatchConfig, segment: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let fit = config.max_queue_size / (2 * segment.max(1));
+    (2 * cpus).min(MAX_LANES).min(fit).max(1)
+}
+
 impl BatchProcessor {
     /// A builder for a processor in front of `exporter`, with the default
     /// settings ([`BatchConfig::default`]).
@@ -494,10 +621,7 @@ impl BatchProcessor {
     /// last error text, a mutex written only on failures).
     pub fn stats(&self) -> ProcessorStats {
         let s = &self.shared;
-        let (queued, accepted) = {
-            let q = s.queue();
-            (q.len as u64, q.accepted)
-        };
+        let (queued, accepted) = (s.queued() as u64, s.enqueued());
         let mut stats = ProcessorStats {
             queued,
             queue_capacity: s.config.max_queue_size as u64,
@@ -533,15 +657,16 @@ impl SpanProcessor for BatchProcessor {
             s.counters.maybe_report_at(n + 1);
             return;
         }
-        let mut q = s.queue();
-        if q.closed {
+        let lane = s.own_lane();
+        let mut l = lane.lock();
+        if l.closed {
             // The worker is gone (it only stops at shutdown).
-            drop(q);
+            drop(l);
             s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if q.len >= s.config.max_queue_size {
-            drop(q);
+        if (l.room == 0 || l.open.capacity() == 0) && !s.refill(&mut l) {
+            drop(l);
             let n = s
                 .counters
                 .dropped_queue_full
@@ -549,36 +674,30 @@ impl SpanProcessor for BatchProcessor {
             s.counters.maybe_report_at(n + 1);
             return;
         }
-        if q.open.capacity() == 0 {
-            q.open = q
-                .spare
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(s.segment));
-        }
         // Straight into the segment (a push that may grow first copies
         // the 240-byte span to the stack).
-        prela_core::pool::push(&mut q.open, span);
-        q.len += 1;
-        q.accepted += 1;
-        if q.open.len() >= s.segment {
-            let full = std::mem::take(&mut q.open);
-            q.full.push_back(full);
-        }
-        let queued = q.len;
-        drop(q);
-        // A segment is full and the worker sleeps: wake it (once; the swap
-        // makes sure only one producer pays for the syscall).
-        if queued >= s.segment
-            && s.sleeping.load(Ordering::SeqCst)
-            && s.sleeping.swap(false, Ordering::SeqCst)
-        {
-            self.worker_thread.unpark();
+        prela_core::pool::push(&mut l.open, span);
+        l.room -= 1;
+        l.accepted += 1;
+        if l.open.len() >= s.segment {
+            let queued = s.publish(&mut l);
+            drop(l);
+            // A segment is full and the worker sleeps: wake it (once; the
+            // swap makes sure only one producer pays for the syscall).
+            if queued > 0
+                && s.sleeping.load(Ordering::SeqCst)
+                && s.sleeping.swap(false, Ordering::SeqCst)
+            {
+                self.worker_thread.unpark();
+            }
+        } else {
+            drop(l);
         }
         // More than half full while the worker is not stuck on the backend:
         // it is short of CPU (more busy threads than cores). Give it this
         // thread's time slice once. Never a wait: with a slow or dead
         // backend nothing yields, and a full queue drops at full speed.
-        if queued >= s.config.max_queue_size / 2 && !s.worker_stuck() {
+        if s.taken.load(Ordering::Relaxed) >= s.config.max_queue_size / 2 && !s.worker_stuck() {
             std::thread::yield_now();
         }
     }
@@ -746,7 +865,7 @@ impl Worker {
                     continue;
                 }
                 Err(TryRecvError::Disconnected) => {
-                    let left = self.shared.queue().len;
+                    let left = self.shared.queued();
                     self.export_queued(left, None);
                     self.close();
                     return;
@@ -786,26 +905,50 @@ impl Worker {
     }
 
     /// Moves queued spans into the batch a segment at a time, while a whole
-    /// segment fits; with `partial`, the segment being filled too once no
+    /// segment fits; with `partial`, the lanes' open segments too once no
     /// full one is left. Returns the spans moved.
     fn fill(&mut self, partial: bool) -> usize {
-        let max = self.shared.config.max_export_batch_size;
+        let s = Arc::clone(&self.shared);
+        let max = s.config.max_export_batch_size;
         let mut moved = 0;
-        while self.batch.len() + self.shared.segment <= max {
+        while self.batch.len() + s.segment <= max {
             let segment = {
-                let mut q = self.shared.queue();
-                let segment = match q.full.pop_front() {
-                    Some(seg) => seg,
-                    None if partial && !q.open.is_empty() => std::mem::take(&mut q.open),
-                    None => break,
+                let mut q = s.queue();
+                let Some(segment) = q.full.pop_front() else {
+                    break;
                 };
-                q.len -= segment.len();
-                while q.spare.len() < SPARE_SEGMENTS {
+                q.full_len -= segment.len();
+                q.taken -= segment.len();
+                s.taken.store(q.taken, Ordering::Relaxed);
+                while q.spare.len() < s.spare_segments {
                     match self.empties.pop() {
                         Some(v) => q.spare.push(v),
                         None => break,
                     }
                 }
+                segment
+            };
+            moved += segment.len();
+            self.absorb(segment);
+        }
+        if !partial {
+            return moved;
+        }
+        for lane in s.lanes.iter() {
+            if self.batch.len() + s.segment > max {
+                break;
+            }
+            let segment = {
+                let mut l = lane.lock();
+                if l.open.is_empty() {
+                    continue;
+                }
+                let segment = std::mem::take(&mut l.open);
+                // The lane's unused room goes back too.
+                let room = std::mem::take(&mut l.room);
+                let mut q = s.queue();
+                q.taken -= segment.len() + room;
+                s.taken.store(q.taken, Ordering::Relaxed);
                 segment
             };
             moved += segment.len();
@@ -838,7 +981,7 @@ impl Worker {
     }
 
     fn keep_empty(&mut self, v: Vec<SpanData>) {
-        if v.capacity() >= self.shared.segment && self.empties.len() < SPARE_SEGMENTS {
+        if v.capacity() >= self.shared.segment && self.empties.len() < self.shared.spare_segments {
             self.empties.push(v);
         }
     }
@@ -934,7 +1077,7 @@ impl Worker {
     /// When helper exports are still running at the deadline, no answer is
     /// sent: the caller then counts the spans that are not settled itself.
     fn control(&mut self, msg: Msg) -> bool {
-        let queued = self.shared.queue().len;
+        let queued = self.shared.queued();
         match msg {
             Msg::Flush { deadline, ack } => {
                 self.export_queued(queued, Some(deadline));
@@ -974,13 +1117,23 @@ impl Worker {
     /// Requests that arrive from now on are answered at once.
     fn close(&self) {
         let s = &*self.shared;
-        let (open, full) = {
+        s.queue().closed = true;
+        // Each lane is closed under its lock, so a span is either found here
+        // or dropped (and counted) by the thread that ends it.
+        let mut dropped = 0;
+        for lane in s.lanes.iter() {
+            let mut l = lane.lock();
+            l.closed = true;
+            l.room = 0;
+            dropped += std::mem::take(&mut l.open).len();
+        }
+        let full = {
             let mut q = s.queue();
-            q.closed = true;
-            q.len = 0;
-            (std::mem::take(&mut q.open), std::mem::take(&mut q.full))
+            q.full_len = 0;
+            q.taken = 0;
+            std::mem::take(&mut q.full)
         };
-        let dropped = open.len() + full.iter().map(Vec::len).sum::<usize>();
+        dropped += full.iter().map(Vec::len).sum::<usize>();
         if dropped > 0 && !s.abandoned.load(Ordering::Acquire) {
             s.counters
                 .dropped_shutdown

@@ -664,3 +664,133 @@ fn a_hung_helper_export_is_counted_at_the_flush_and_shutdown_deadlines() {
     assert_eq!(s.exported, 15);
     assert_accounted(&s);
 }
+
+/// Keeps the id of every span it is given.
+#[derive(Default)]
+struct Ids(Mutex<Vec<u64>>);
+
+impl SpanExporter for Ids {
+    fn export(&self, batch: &[SpanData]) -> ExportResult {
+        self.0.lock().unwrap().extend(
+            batch
+                .iter()
+                .map(|s| u64::from_be_bytes(s.span_context.span_id.to_bytes())),
+        );
+        ExportResult::Success
+    }
+}
+
+/// Ends `per_thread` spans on each of `threads` threads at once, ids
+/// `span(t * per_thread + i)`, with `each` called after every span.
+fn from_threads(p: &BatchProcessor, threads: u64, per_thread: u64, each: impl Fn(u64) + Sync) {
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let each = &each;
+            scope.spawn(move || {
+                for i in 0..per_thread {
+                    p.on_end(span(t * per_thread + i));
+                    each(i);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn spans_from_many_threads_are_exported_once_each_and_flush_takes_every_thread_s() {
+    // The timer never fires: only full segments and the flush export. Each
+    // thread leaves a part-filled segment behind, which the flush must find.
+    let e = Arc::new(Ids::default());
+    let p = BatchProcessor::builder_shared(e.clone())
+        .scheduled_delay(Duration::from_secs(3600))
+        .max_export_batch_size(64)
+        .build()
+        .unwrap();
+    let (threads, per_thread) = (8, 5_003);
+    from_threads(&p, threads, per_thread, |_| {});
+    p.force_flush(secs(10)).unwrap();
+    let mut ids = e.0.lock().unwrap().clone();
+    let total = threads * per_thread;
+    assert_eq!(ids.len() as u64, total, "every span exported by the flush");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len() as u64, total, "none twice");
+    assert_eq!(ids.first().copied(), Some(1));
+    assert_eq!(ids.last().copied(), Some(total));
+    let s = p.stats();
+    assert_eq!((s.received, s.exported, s.queued), (total, total, 0));
+    assert_accounted(&s);
+    p.shutdown(secs(10)).unwrap();
+}
+
+#[test]
+fn many_threads_never_queue_more_than_the_bound_and_drops_are_exact() {
+    let (g, entered, release) = gate();
+    let p = fast(g.clone())
+        .max_queue_size(1000)
+        .max_export_batch_size(100)
+        .build()
+        .unwrap();
+    for i in 0..100 {
+        p.on_end(span(i));
+    }
+    // The worker holds those 100 in a blocked export.
+    entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    let most = AtomicU64::new(0);
+    from_threads(&p, 4, 20_000, |i| {
+        if i % 97 == 0 {
+            most.fetch_max(p.stats().queued, Ordering::Relaxed);
+        }
+    });
+    let s = p.stats();
+    assert!(s.queued <= 1000, "{s:?}");
+    assert!(most.load(Ordering::Relaxed) <= 1000);
+    // Room a thread reserved and did not use is not free to the others,
+    // so a few more may be dropped than with one thread, never many more.
+    assert!(s.queued >= 1000 - 4 * 64, "{s:?}");
+    assert_eq!(s.received, 80_100);
+    assert_eq!(s.dropped_queue_full, 80_000 - s.queued);
+    for _ in 0..40 {
+        let _ = release.send(());
+    }
+    drop(release);
+    match p.shutdown(secs(10)) {
+        Err(ExportError::NotExported { count, .. }) => assert_eq!(count, s.dropped_queue_full),
+        other => panic!("{other:?}"),
+    }
+    let end = p.stats();
+    assert_eq!(end.exported, 100 + s.queued);
+    assert_accounted(&end);
+}
+
+#[test]
+fn spans_ending_while_shutdown_runs_are_exported_or_counted() {
+    for _ in 0..20 {
+        let e = Arc::new(Ids::default());
+        let p = fast(e.clone()).max_export_batch_size(32).build().unwrap();
+        let ended = AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let (p, ended) = (&p, &ended);
+                scope.spawn(move || {
+                    for i in 0..3_000 {
+                        p.on_end(span(t * 3_000 + i));
+                        ended.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            while ended.load(Ordering::Relaxed) < 2_000 {
+                std::thread::yield_now();
+            }
+            let _ = p.shutdown(secs(10));
+        });
+        let s = p.stats();
+        assert_eq!(s.received, 12_000);
+        assert_accounted(&s);
+        let mut ids = e.0.lock().unwrap().clone();
+        assert_eq!(ids.len() as u64, s.exported);
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len() as u64, s.exported, "none twice");
+    }
+}
