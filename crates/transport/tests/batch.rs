@@ -235,10 +235,11 @@ fn a_hung_exporter_cannot_hold_flush_or_shutdown_past_their_deadlines() {
     assert!(p.shutdown(secs(1)).is_ok(), "shutdown is idempotent");
 }
 
-#[test]
-fn a_blocked_exporter_keeps_memory_bounded_and_counts_drops_exactly() {
+/// A processor (queue 1,000, batches of 100) whose worker is blocked in an
+/// export of its first 100 spans, and the sender that releases exports.
+fn blocked_with_100_in_flight() -> (BatchProcessor, Sender<()>) {
     let (g, entered, release) = gate();
-    let p = fast(g.clone())
+    let p = fast(g)
         .max_queue_size(1000)
         .max_export_batch_size(100)
         .build()
@@ -247,6 +248,18 @@ fn a_blocked_exporter_keeps_memory_bounded_and_counts_drops_exactly() {
         p.on_end(span(i));
     }
     entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    (p, release)
+}
+
+/// Lets every blocked export through, now and later: with its sender
+/// gone, the gate no longer waits.
+fn release_all(release: Sender<()>) {
+    drop(release);
+}
+
+#[test]
+fn a_blocked_exporter_keeps_memory_bounded_and_counts_drops_exactly() {
+    let (p, release) = blocked_with_100_in_flight();
     // The worker holds 100 spans in a blocked export; 1,000 fit the queue.
     let started = Instant::now();
     for i in 100..100_000 {
@@ -260,10 +273,7 @@ fn a_blocked_exporter_keeps_memory_bounded_and_counts_drops_exactly() {
     // Producers were never blocked: 99,900 ends took well under the 5 s
     // the worker was stuck for (a loose bound; speed lives in the benches).
     assert!(produce < Duration::from_secs(5), "{produce:?}");
-    for _ in 0..20 {
-        let _ = release.send(());
-    }
-    drop(release);
+    release_all(release);
     match p.shutdown(secs(10)) {
         Err(ExportError::NotExported { count, .. }) => assert_eq!(count, 98_900),
         other => panic!("{other:?}"),
@@ -725,17 +735,7 @@ fn spans_from_many_threads_are_exported_once_each_and_flush_takes_every_thread_s
 
 #[test]
 fn many_threads_never_queue_more_than_the_bound_and_drops_are_exact() {
-    let (g, entered, release) = gate();
-    let p = fast(g.clone())
-        .max_queue_size(1000)
-        .max_export_batch_size(100)
-        .build()
-        .unwrap();
-    for i in 0..100 {
-        p.on_end(span(i));
-    }
-    // The worker holds those 100 in a blocked export.
-    entered.recv_timeout(Duration::from_secs(5)).unwrap();
+    let (p, release) = blocked_with_100_in_flight();
     let most = AtomicU64::new(0);
     from_threads(&p, 4, 20_000, |i| {
         if i % 97 == 0 {
@@ -750,10 +750,7 @@ fn many_threads_never_queue_more_than_the_bound_and_drops_are_exact() {
     assert!(s.queued >= 1000 - 4 * 64, "{s:?}");
     assert_eq!(s.received, 80_100);
     assert_eq!(s.dropped_queue_full, 80_000 - s.queued);
-    for _ in 0..40 {
-        let _ = release.send(());
-    }
-    drop(release);
+    release_all(release);
     match p.shutdown(secs(10)) {
         Err(ExportError::NotExported { count, .. }) => assert_eq!(count, s.dropped_queue_full),
         other => panic!("{other:?}"),
