@@ -227,8 +227,6 @@ struct Queue {
     spare: Vec<Vec<SpanData>>,
     /// The queue bound in use (see above).
     taken: usize,
-    /// Set when the worker has stopped: later spans are dropped and counted.
-    closed: bool,
 }
 
 /// Where one group of threads queue their spans. Several threads ending
@@ -243,7 +241,8 @@ struct Lane {
     room: usize,
     /// Spans ever queued through this lane.
     accepted: u64,
-    /// Set when the worker has stopped (with [`Queue::closed`]).
+    /// Set when the worker has stopped: later spans are dropped and
+    /// counted.
     closed: bool,
 }
 
@@ -342,9 +341,8 @@ impl Shared {
 
     /// This thread's lane.
     fn own_lane(&self) -> &PaddedLane {
-        // `lanes` is never empty; the fallback only keeps this panic-free.
-        let n = self.lanes.len().max(1);
-        &self.lanes[thread_number() % n]
+        // Never out of bounds: there is at least one lane (see `lanes`).
+        &self.lanes[thread_number() % self.lanes.len().max(1)]
     }
 
     /// Gives `lane` an open segment if it has none, and reserves room for
@@ -368,13 +366,12 @@ impl Shared {
         lane.room > 0
     }
 
-    /// Moves a full segment from `lane` to the queue; the spans queued.
-    fn publish(&self, lane: &mut Lane) -> usize {
+    /// Moves a full segment from `lane` to the queue.
+    fn publish(&self, lane: &mut Lane) {
         let full = std::mem::take(&mut lane.open);
         let mut q = self.queue();
         q.full_len += full.len();
         q.full.push_back(full);
-        q.full_len
     }
 
     /// Spans queued: in full segments and in every lane.
@@ -680,14 +677,11 @@ impl SpanProcessor for BatchProcessor {
         l.room -= 1;
         l.accepted += 1;
         if l.open.len() >= s.segment {
-            let queued = s.publish(&mut l);
+            s.publish(&mut l);
             drop(l);
             // A segment is full and the worker sleeps: wake it (once; the
             // swap makes sure only one producer pays for the syscall).
-            if queued > 0
-                && s.sleeping.load(Ordering::SeqCst)
-                && s.sleeping.swap(false, Ordering::SeqCst)
-            {
+            if s.sleeping.load(Ordering::SeqCst) && s.sleeping.swap(false, Ordering::SeqCst) {
                 self.worker_thread.unpark();
             }
         } else {
@@ -917,8 +911,8 @@ impl Worker {
                 let Some(segment) = q.full.pop_front() else {
                     break;
                 };
-                q.full_len -= segment.len();
-                q.taken -= segment.len();
+                q.full_len = q.full_len.saturating_sub(segment.len());
+                q.taken = q.taken.saturating_sub(segment.len());
                 s.taken.store(q.taken, Ordering::Relaxed);
                 while q.spare.len() < s.spare_segments {
                     match self.empties.pop() {
@@ -947,7 +941,7 @@ impl Worker {
                 // The lane's unused room goes back too.
                 let room = std::mem::take(&mut l.room);
                 let mut q = s.queue();
-                q.taken -= segment.len() + room;
+                q.taken = q.taken.saturating_sub(segment.len() + room);
                 s.taken.store(q.taken, Ordering::Relaxed);
                 segment
             };
@@ -1117,7 +1111,6 @@ impl Worker {
     /// Requests that arrive from now on are answered at once.
     fn close(&self) {
         let s = &*self.shared;
-        s.queue().closed = true;
         // Each lane is closed under its lock, so a span is either found here
         // or dropped (and counted) by the thread that ends it.
         let mut dropped = 0;
@@ -1300,6 +1293,40 @@ mod tests {
         // Degenerate sizes still make progress.
         assert_eq!(seg(1, 1), (1, 1));
         assert_eq!(seg(3, 3), (1, 3));
+    }
+
+    #[test]
+    fn lanes_leave_at_least_half_the_queue_to_full_segments() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        for (queue, batch) in [
+            (8192, 512),
+            (2048, 512),
+            (65_536, 512),
+            (1000, 512),
+            (40, 16),
+            (1, 1),
+            (3, 3),
+        ] {
+            let config = BatchConfig {
+                max_queue_size: queue,
+                max_export_batch_size: batch,
+                ..BatchConfig::default()
+            };
+            let (segment, _) = segments(&config);
+            let n = lanes(&config, segment);
+            assert!(
+                (1..=MAX_LANES.min(2 * cpus)).contains(&n),
+                "{queue}/{batch}: {n}"
+            );
+            assert!(
+                n == 1 || n * segment <= queue / 2,
+                "{queue}/{batch}: {n} x {segment}"
+            );
+        }
+        // The default queue has room for every lane a machine gets.
+        let default = BatchConfig::default();
+        let (segment, _) = segments(&default);
+        assert_eq!(lanes(&default, segment), MAX_LANES.min(2 * cpus));
     }
 
     #[test]
