@@ -359,11 +359,17 @@ impl Shared {
             let n = self
                 .reserve
                 .min(self.config.max_queue_size.saturating_sub(q.taken));
-            q.taken += n;
+            let taken = q.taken + n;
+            self.set_taken(&mut q, taken);
             lane.room = n;
-            self.taken.store(q.taken, Ordering::Relaxed);
         }
         lane.room > 0
+    }
+
+    /// Sets the queue bound in use, and its copy read without the lock.
+    fn set_taken(&self, q: &mut Queue, taken: usize) {
+        q.taken = taken;
+        self.taken.store(taken, Ordering::Relaxed);
     }
 
     /// Moves a full segment from `lane` to the queue.
@@ -912,8 +918,8 @@ impl Worker {
                     break;
                 };
                 q.full_len = q.full_len.saturating_sub(segment.len());
-                q.taken = q.taken.saturating_sub(segment.len());
-                s.taken.store(q.taken, Ordering::Relaxed);
+                let taken = q.taken.saturating_sub(segment.len());
+                s.set_taken(&mut q, taken);
                 while q.spare.len() < s.spare_segments {
                     match self.empties.pop() {
                         Some(v) => q.spare.push(v),
@@ -941,8 +947,8 @@ impl Worker {
                 // The lane's unused room goes back too.
                 let room = std::mem::take(&mut l.room);
                 let mut q = s.queue();
-                q.taken = q.taken.saturating_sub(segment.len() + room);
-                s.taken.store(q.taken, Ordering::Relaxed);
+                let taken = q.taken.saturating_sub(segment.len() + room);
+                s.set_taken(&mut q, taken);
                 segment
             };
             moved += segment.len();
@@ -1123,7 +1129,7 @@ impl Worker {
         let full = {
             let mut q = s.queue();
             q.full_len = 0;
-            q.taken = 0;
+            s.set_taken(&mut q, 0);
             std::mem::take(&mut q.full)
         };
         dropped += full.iter().map(Vec::len).sum::<usize>();
