@@ -650,16 +650,14 @@ impl BatchProcessor {
             }
         }
     }
-}
 
-impl SpanProcessor for BatchProcessor {
-    fn on_end(&self, span: SpanData) {
+    /// `on_end` past its shutdown check: the span goes into this thread's
+    /// lane. A thread can get here just after shutdown began (it read the
+    /// flag before it was set); its span then reaches the worker's last
+    /// export or is found, and counted, by the worker's `close`.
+    #[inline]
+    fn enqueue(&self, span: SpanData) {
         let s = &*self.shared;
-        if s.shut_down.load(Ordering::Acquire) {
-            let n = s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
-            s.counters.maybe_report_at(n + 1);
-            return;
-        }
         let lane = s.own_lane();
         let mut l = lane.lock();
         if l.closed {
@@ -700,6 +698,18 @@ impl SpanProcessor for BatchProcessor {
         if s.taken.load(Ordering::Relaxed) >= s.config.max_queue_size / 2 && !s.worker_stuck() {
             std::thread::yield_now();
         }
+    }
+}
+
+impl SpanProcessor for BatchProcessor {
+    fn on_end(&self, span: SpanData) {
+        let s = &*self.shared;
+        if s.shut_down.load(Ordering::Acquire) {
+            let n = s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
+            s.counters.maybe_report_at(n + 1);
+            return;
+        }
+        self.enqueue(span);
     }
 
     /// Exports everything queued before the call. `Ok` only if all of it was
@@ -1396,5 +1406,67 @@ mod tests {
             let e = BatchConfig::from_lookup(&env(vars)).unwrap_err();
             assert_eq!((e.variable(), e.value()), (var, value), "{e}");
         }
+    }
+
+    /// Tells the test when an export starts, then waits to be let through.
+    struct Gate {
+        entered: crossbeam_channel::Sender<usize>,
+        release: crossbeam_channel::Receiver<()>,
+    }
+
+    impl SpanExporter for Gate {
+        fn export(&self, batch: &[SpanData]) -> ExportResult {
+            let _ = self.entered.send(batch.len());
+            let _ = self.release.recv_timeout(Duration::from_secs(10));
+            ExportResult::Success
+        }
+    }
+
+    fn span(id: u64) -> SpanData {
+        let t = std::time::SystemTime::UNIX_EPOCH;
+        let cx = prela_core::SpanContext::new(
+            prela_core::TraceId::from_u128(1),
+            prela_core::SpanId::from_u64(id),
+            prela_core::TraceFlags::SAMPLED,
+        );
+        SpanData::new(cx, "s", t, t)
+    }
+
+    /// The narrow race `close` is there for, made to happen: a thread reads
+    /// the shutdown flag just before it is set, and its span reaches the
+    /// lane only after the worker's last export took what was queued. The
+    /// span is counted as dropped, and shutdown says so.
+    #[test]
+    fn a_span_that_reaches_its_lane_after_the_last_export_is_counted_at_close() {
+        let (entered_tx, entered) = crossbeam_channel::unbounded();
+        let (release, release_rx) = crossbeam_channel::unbounded();
+        let p = BatchProcessor::builder(Gate {
+            entered: entered_tx,
+            release: release_rx,
+        })
+        .scheduled_delay(Duration::from_secs(600))
+        .build()
+        .unwrap();
+        p.on_end(span(1));
+        std::thread::scope(|scope| {
+            let shutdown = scope.spawn(|| p.shutdown(Instant::now() + Duration::from_secs(10)));
+            // The worker's last export, of span 1, has begun.
+            assert_eq!(entered.recv_timeout(Duration::from_secs(10)), Ok(1));
+            assert!(p.shared.shut_down.load(Ordering::Acquire));
+            // The late thread's span goes into its lane, past the flag.
+            p.enqueue(span(2));
+            release.send(()).unwrap();
+            match shutdown.join().unwrap() {
+                Err(ExportError::NotExported { count, .. }) => assert_eq!(count, 1),
+                other => panic!("{other:?}"),
+            }
+        });
+        // Nothing else was exported after the queue closed.
+        assert!(entered.try_recv().is_err());
+        let s = p.stats();
+        assert_eq!((s.exported, s.dropped_shutdown, s.queued), (1, 1, 0));
+        // And a span ended now is dropped at the flag.
+        p.on_end(span(3));
+        assert_eq!(p.stats().dropped_shutdown, 2);
     }
 }
