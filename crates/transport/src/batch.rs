@@ -650,14 +650,16 @@ impl BatchProcessor {
             }
         }
     }
+}
 
-    /// `on_end` past its shutdown check: the span goes into this thread's
-    /// lane. A thread can get here just after shutdown began (it read the
-    /// flag before it was set); its span then reaches the worker's last
-    /// export or is found, and counted, by the worker's `close`.
-    #[inline]
-    fn enqueue(&self, span: SpanData) {
+impl SpanProcessor for BatchProcessor {
+    fn on_end(&self, span: SpanData) {
         let s = &*self.shared;
+        if s.shut_down.load(Ordering::Acquire) {
+            let n = s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
+            s.counters.maybe_report_at(n + 1);
+            return;
+        }
         let lane = s.own_lane();
         let mut l = lane.lock();
         if l.closed {
@@ -698,18 +700,6 @@ impl BatchProcessor {
         if s.taken.load(Ordering::Relaxed) >= s.config.max_queue_size / 2 && !s.worker_stuck() {
             std::thread::yield_now();
         }
-    }
-}
-
-impl SpanProcessor for BatchProcessor {
-    fn on_end(&self, span: SpanData) {
-        let s = &*self.shared;
-        if s.shut_down.load(Ordering::Acquire) {
-            let n = s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
-            s.counters.maybe_report_at(n + 1);
-            return;
-        }
-        self.enqueue(span);
     }
 
     /// Exports everything queued before the call. `Ok` only if all of it was
@@ -1453,8 +1443,11 @@ mod tests {
             // The worker's last export, of span 1, has begun.
             assert_eq!(entered.recv_timeout(Duration::from_secs(10)), Ok(1));
             assert!(p.shared.shut_down.load(Ordering::Acquire));
-            // The late thread's span goes into its lane, past the flag.
-            p.enqueue(span(2));
+            // The late thread: for its read the flag was still clear, so
+            // its span goes into its lane.
+            p.shared.shut_down.store(false, Ordering::Release);
+            p.on_end(span(2));
+            p.shared.shut_down.store(true, Ordering::Release);
             release.send(()).unwrap();
             match shutdown.join().unwrap() {
                 Err(ExportError::NotExported { count, .. }) => assert_eq!(count, 1),
