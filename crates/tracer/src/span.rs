@@ -14,9 +14,10 @@ use prela_core::{Event, Key, KeyValue, SpanContext, SpanData, SpanType, Status, 
 
 use crate::tracer::TracerInner;
 
-struct Recording {
-    data: SpanData,
-    tracer: Arc<TracerInner>,
+/// A recording span's data and the tracer it goes to, borrowed.
+struct Recording<'a> {
+    data: &'a mut SpanData,
+    tracer: &'a TracerInner,
 }
 
 /// A span being recorded. Ends when [`Span::end`] is called or when dropped.
@@ -29,15 +30,19 @@ struct Recording {
 /// nothing.
 pub struct Span {
     span_context: SpanContext,
-    recording: Option<Recording>,
+    /// The data while the span records; `tracer` is `Some` exactly when
+    /// this is. Ending hands this slot to the processor, which moves the
+    /// 240-byte data out of it once, straight into its queue.
+    data: Option<SpanData>,
+    tracer: Option<Arc<TracerInner>>,
 }
 
 impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Span");
         d.field("span_context", &self.span_context);
-        match &self.recording {
-            Some(r) => d.field("name", &r.data.name).field("recording", &true),
+        match &self.data {
+            Some(data) => d.field("name", &data.name).field("recording", &true),
             None => d.field("recording", &false),
         };
         d.finish()
@@ -48,7 +53,8 @@ impl Span {
     pub(crate) fn non_recording(span_context: SpanContext) -> Self {
         Span {
             span_context,
-            recording: None,
+            data: None,
+            tracer: None,
         }
     }
 
@@ -60,7 +66,17 @@ impl Span {
     ) -> Self {
         Span {
             span_context,
-            recording: Some(Recording { data, tracer }),
+            data: Some(data),
+            tracer: Some(tracer),
+        }
+    }
+
+    /// The data and tracer while the span records.
+    #[inline]
+    fn rec(&mut self) -> Option<Recording<'_>> {
+        match (self.data.as_mut(), self.tracer.as_deref()) {
+            (Some(data), Some(tracer)) => Some(Recording { data, tracer }),
+            _ => None,
         }
     }
 
@@ -77,31 +93,29 @@ impl Span {
     }
 
     pub(crate) fn tracer_captures_content(&self) -> bool {
-        self.recording
-            .as_ref()
-            .is_some_and(|r| r.tracer.capture_content)
+        self.tracer.as_ref().is_some_and(|t| t.capture_content)
     }
 
     pub(crate) fn start_time(&self) -> Option<SystemTime> {
-        self.recording.as_ref().map(|r| r.data.start_time)
+        self.data.as_ref().map(|d| d.start_time)
     }
 
     pub(crate) fn has_attribute(&self, key: &str) -> bool {
-        self.recording
+        self.data
             .as_ref()
-            .is_some_and(|r| r.data.attribute(key).is_some())
+            .is_some_and(|d| d.attribute(key).is_some())
     }
 
     /// `true` while the span records (sampled and not ended).
     pub fn is_recording(&self) -> bool {
-        self.recording.is_some()
+        self.data.is_some()
     }
 
     /// Sets an attribute, replacing the value of an existing key. Over the
     /// attribute limit a new key is dropped and counted. String values longer
     /// than the value length limit are cut.
     pub fn set_attribute(&mut self, key: impl Into<Key>, value: impl Into<Value>) {
-        let Some(r) = self.recording.as_mut() else {
+        let Some(r) = self.rec() else {
             return;
         };
         let limits = &r.tracer.limits;
@@ -138,7 +152,7 @@ impl Span {
 
     /// Adds an event now.
     pub fn add_event(&mut self, name: impl Into<Str>, attributes: Vec<KeyValue>) {
-        if self.recording.is_some() {
+        if self.data.is_some() {
             self.add_event_at(name, crate::clock::now(), attributes);
         }
     }
@@ -150,7 +164,7 @@ impl Span {
         timestamp: SystemTime,
         mut attributes: Vec<KeyValue>,
     ) {
-        let Some(r) = self.recording.as_mut() else {
+        let Some(r) = self.rec() else {
             return;
         };
         let limits = &r.tracer.limits;
@@ -179,22 +193,22 @@ impl Span {
 
     /// Sets the status. `Pending` turns into `Success` when the span ends.
     pub fn set_status(&mut self, status: Status) {
-        if let Some(r) = self.recording.as_mut() {
-            r.data.status = status;
+        if let Some(data) = self.data.as_mut() {
+            data.status = status;
         }
     }
 
     /// Changes the span type.
     pub fn set_span_type(&mut self, span_type: SpanType) {
-        if let Some(r) = self.recording.as_mut() {
-            r.data.span_type = span_type;
+        if let Some(data) = self.data.as_mut() {
+            data.span_type = span_type;
         }
     }
 
     /// Renames the span.
     pub fn update_name(&mut self, name: impl Into<Str>) {
-        if let Some(r) = self.recording.as_mut() {
-            r.data.name = name.into();
+        if let Some(data) = self.data.as_mut() {
+            data.name = name.into();
         }
     }
 
@@ -209,7 +223,7 @@ impl Span {
     /// [`record_error`](Self::record_error) with the error type given by
     /// name (for errors known only as `dyn Error`).
     pub fn record_error_as(&mut self, type_name: &str, err: &(impl std::error::Error + ?Sized)) {
-        if self.recording.is_none() {
+        if self.data.is_none() {
             return;
         }
         let mut message = err.to_string();
@@ -238,30 +252,29 @@ impl Span {
     pub fn end(&mut self) {
         // Read the clock only for a span that still records: `Drop` calls
         // this again after an explicit `end`.
-        if self.recording.is_some() {
+        if self.data.is_some() {
             self.end_at(crate::clock::now());
         }
     }
 
     /// Ends the span at a given time. Later calls do nothing.
     pub fn end_at(&mut self, timestamp: SystemTime) {
-        // Finish the data where it lies, then move it out once: every move
-        // of the 240-byte data on its way to the processor is a copy.
-        let Some(r) = self.recording.as_mut() else {
+        // Finish the data where it lies; the processor then moves it out of
+        // its slot once: every move of the 240-byte data is a copy.
+        let Some(data) = self.data.as_mut() else {
             return;
         };
-        let data = &mut r.data;
         data.end_time = Some(timestamp.max(data.start_time));
         if data.status == Status::Pending {
             data.status = Status::Success;
         }
-        if !data.span_context.is_sampled() {
-            self.recording = None;
-            return;
+        let sampled = data.span_context.is_sampled();
+        if let Some(tracer) = self.tracer.take() {
+            if sampled {
+                tracer.finish(&mut self.data);
+            }
         }
-        if let Some(Recording { data, tracer }) = self.recording.take() {
-            tracer.finish(data);
-        }
+        self.data = None;
     }
 }
 

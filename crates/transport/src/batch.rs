@@ -654,7 +654,14 @@ impl BatchProcessor {
 
 impl SpanProcessor for BatchProcessor {
     fn on_end(&self, span: SpanData) {
+        self.on_end_from(&mut Some(span));
+    }
+
+    fn on_end_from(&self, slot: &mut Option<SpanData>) {
         let s = &*self.shared;
+        if slot.is_none() {
+            return;
+        }
         if s.shut_down.load(Ordering::Acquire) {
             let n = s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
             s.counters.maybe_report_at(n + 1);
@@ -677,8 +684,12 @@ impl SpanProcessor for BatchProcessor {
             s.counters.maybe_report_at(n + 1);
             return;
         }
-        // Straight into the segment (a push that may grow first copies
-        // the 240-byte span to the stack).
+        // From the tracer's slot straight into the segment: the span's
+        // one copy on this thread (a push that may grow would first copy
+        // the 240 bytes to the stack).
+        let Some(span) = slot.take() else {
+            return;
+        };
         prela_core::pool::push(&mut l.open, span);
         l.room -= 1;
         l.accepted += 1;

@@ -328,6 +328,27 @@ fn spans_after_shutdown_are_counted_as_dropped() {
 }
 
 #[test]
+fn on_end_from_takes_the_span_from_the_slot_and_an_empty_slot_counts_nothing() {
+    let exp = Arc::new(Count::default());
+    let p = fast(exp.clone()).build().unwrap();
+    let mut slot = Some(span(0));
+    p.on_end_from(&mut slot);
+    assert!(slot.is_none(), "the span was moved out");
+    p.on_end_from(&mut None);
+    p.force_flush(secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.received, s.exported), (1, 1));
+    assert_eq!(exp.0.load(Ordering::Relaxed), 1);
+    p.shutdown(secs(5)).unwrap();
+    // After shutdown the span is counted as dropped, not handed on.
+    p.on_end_from(&mut Some(span(1)));
+    p.on_end_from(&mut None);
+    let s = p.stats();
+    assert_eq!((s.received, s.exported, s.dropped_shutdown), (2, 1, 1));
+    assert_accounted(&s);
+}
+
+#[test]
 fn scheduled_delay_exports_a_partial_batch() {
     let exp = Arc::new(Count::default());
     let p = fast(exp.clone()).build().unwrap();
