@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Lowercase hex digits, by value.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Error returned when an identifier cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,16 @@ fn encode_hex(bytes: &[u8], out: &mut [u8]) {
         out[2 * i] = HEX[usize::from(b >> 4)];
         out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
     }
+}
+
+/// The 8-4-4-4-12 UUID form of 16 bytes, lowercase, as ASCII.
+pub(crate) fn uuid_ascii(b: &[u8; 16]) -> [u8; 36] {
+    let mut out = [b'-'; 36];
+    for (bytes, at) in [(0..4, 0), (4..6, 9), (6..8, 14), (8..10, 19), (10..16, 24)] {
+        let n = 2 * bytes.len();
+        encode_hex(&b[bytes], &mut out[at..at + n]);
+    }
+    out
 }
 
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
@@ -159,16 +170,9 @@ struct UuidDisplay([u8; 16]);
 
 impl fmt::Display for UuidDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = &self.0;
-        write_hex(f, &b[0..4])?;
-        f.write_str("-")?;
-        write_hex(f, &b[4..6])?;
-        f.write_str("-")?;
-        write_hex(f, &b[6..8])?;
-        f.write_str("-")?;
-        write_hex(f, &b[8..10])?;
-        f.write_str("-")?;
-        write_hex(f, &b[10..16])
+        let text = uuid_ascii(&self.0);
+        // Hex digits and dashes are ASCII, so this never fails.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 

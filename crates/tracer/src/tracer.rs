@@ -38,7 +38,8 @@ impl TracerInner {
     pub(crate) fn finish(&self, slot: &mut Option<SpanData>) {
         match &*self.processors {
             [only] => only.on_end_from(slot),
-            [] => *slot = None,
+            // The caller drops what is left in the slot.
+            [] => {}
             many => {
                 if let Some(data) = slot.take() {
                     finish_many(many, data);

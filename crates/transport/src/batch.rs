@@ -372,6 +372,12 @@ impl Shared {
         self.taken.store(taken, Ordering::Relaxed);
     }
 
+    /// Gives `n` spans' worth of the bound back (spans that left the
+    /// queue, or room a lane reserved and did not use).
+    fn give_back(&self, q: &mut Queue, n: usize) {
+        self.set_taken(q, q.taken.saturating_sub(n));
+    }
+
     /// Moves a full segment from `lane` to the queue.
     fn publish(&self, lane: &mut Lane) {
         let full = std::mem::take(&mut lane.open);
@@ -929,8 +935,7 @@ impl Worker {
                     break;
                 };
                 q.full_len = q.full_len.saturating_sub(segment.len());
-                let taken = q.taken.saturating_sub(segment.len());
-                s.set_taken(&mut q, taken);
+                s.give_back(&mut q, segment.len());
                 while q.spare.len() < s.spare_segments {
                     match self.empties.pop() {
                         Some(v) => q.spare.push(v),
@@ -957,9 +962,7 @@ impl Worker {
                 let segment = std::mem::take(&mut l.open);
                 // The lane's unused room goes back too.
                 let room = std::mem::take(&mut l.room);
-                let mut q = s.queue();
-                let taken = q.taken.saturating_sub(segment.len() + room);
-                s.set_taken(&mut q, taken);
+                s.give_back(&mut s.queue(), segment.len() + room);
                 segment
             };
             moved += segment.len();

@@ -67,15 +67,7 @@ pub(super) fn span_line(out: &mut Vec<u8>, span: &SpanData) {
 
 /// The 8-4-4-4-12 UUID form of a trace id.
 fn uuid(out: &mut Vec<u8>, b: &[u8; 16]) {
-    hex(out, &b[0..4]);
-    out.push(b'-');
-    hex(out, &b[4..6]);
-    out.push(b'-');
-    hex(out, &b[6..8]);
-    out.push(b'-');
-    hex(out, &b[8..10]);
-    out.push(b'-');
-    hex(out, &b[10..16]);
+    out.extend_from_slice(&crate::id::uuid_ascii(b));
 }
 
 fn timestamp(out: &mut Vec<u8>, t: SystemTime) {

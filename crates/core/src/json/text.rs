@@ -6,7 +6,7 @@
 //! is tested against what `serde_json` (and, for [`ascii_string`], Python's
 //! `json.dumps`) writes for the same input.
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+use crate::id::HEX;
 
 /// "00" to "99", two bytes each.
 pub(crate) const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
