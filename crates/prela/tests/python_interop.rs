@@ -57,6 +57,13 @@ fn python_prela_reads_our_flat_files() {
             .enter();
         agent.set_attribute("agent.input", "What changed in Rust 1.83? «ünïcödé» 😀");
         agent.add_event("agent.start", vec![KeyValue::new("max_steps", 5)]);
+        // Python re-serialises the line byte for byte only if every float
+        // is written as its `repr` writes it.
+        let floats = prela_testkit::floats_to_check(5, 1_000);
+        agent.set_attribute(
+            "floats",
+            Value::Array(floats.into_iter().map(Value::F64).collect()),
+        );
         for (i, t) in [
             SpanType::Llm,
             SpanType::Tool,

@@ -745,3 +745,58 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Finite, non-zero floats for checking how floats are written: the
+/// extremes, the edges of Python's fixed and exponent forms, ties such as
+/// `2**-25` (whose shortest form's last digit rounds half to even), every
+/// `step`-th power of two and every power of ten with their neighbours
+/// (subnormals among them), then `random` more from random bits (a fixed
+/// seed); each also negated.
+pub fn floats_to_check(step: usize, random: usize) -> Vec<f64> {
+    let neighbours = |p: f64| {
+        [
+            p,
+            f64::from_bits(p.to_bits() + 1),
+            f64::from_bits(p.to_bits() - 1),
+        ]
+    };
+    let mut v = vec![
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        5e-324,
+        0.1,
+        0.3,
+        1e15,
+        1e16,
+        1e-4,
+        1e-5,
+        2f64.powi(-25),
+        2f64.powi(-24),
+    ];
+    for e in (-1074i32..=1023).step_by(step.max(1)) {
+        v.extend(neighbours(if e >= -1022 {
+            f64::from_bits(((e + 1023) as u64) << 52)
+        } else {
+            f64::from_bits(1 << (e + 1074))
+        }));
+    }
+    for e in -323..=308 {
+        v.extend(neighbours(format!("1e{e}").parse().unwrap()));
+    }
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut left = random;
+    while left > 0 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let f = f64::from_bits(x);
+        if f.is_finite() && f != 0.0 {
+            v.push(f.abs());
+            left -= 1;
+        }
+    }
+    v.retain(|f| f.is_finite() && *f != 0.0);
+    let negated: Vec<f64> = v.iter().map(|f| -f).collect();
+    v.extend(negated);
+    v
+}
