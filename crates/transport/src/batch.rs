@@ -320,6 +320,11 @@ struct Shared {
     /// no longer counted, as its spans were already counted as dropped.
     abandoned: AtomicBool,
     abandoned_spans: AtomicU64,
+    /// Spans that were accepted into the queue and dropped when it closed
+    /// (they ended after the worker's last export). Kept apart from the
+    /// drop counters, whose spans never entered the queue: `received`
+    /// counts these once, as accepted.
+    closed_spans: AtomicU64,
     /// Serialises outcome accounting against abandonment; taken once per
     /// batch, never per span.
     settle: Mutex<u64>,
@@ -412,9 +417,12 @@ impl Shared {
         let since = self.busy_since.load(Ordering::Relaxed);
         since != 0 && self.now_ns().saturating_sub(since - 1) > STUCK_AFTER.as_nanos() as u64
     }
-    /// Spans lost so far, abandoned ones included.
+    /// Spans lost so far, abandoned ones and those dropped at close
+    /// included.
     fn lost(&self) -> u64 {
-        self.counters.lost() + self.abandoned_spans.load(Ordering::Relaxed)
+        self.counters.lost()
+            + self.abandoned_spans.load(Ordering::Relaxed)
+            + self.closed_spans.load(Ordering::Relaxed)
     }
 
     /// Queued spans not yet exported or failed, FIFO: all of the first
@@ -573,6 +581,7 @@ impl BatchProcessorBuilder {
             origin: Instant::now(),
             abandoned: AtomicBool::new(false),
             abandoned_spans: AtomicU64::new(0),
+            closed_spans: AtomicU64::new(0),
             settle: Mutex::new(0),
             redaction: self.redaction,
         });
@@ -638,9 +647,12 @@ impl BatchProcessor {
             ..ProcessorStats::default()
         };
         s.counters.fill(&mut stats);
-        // Spans dropped straight away never entered the queue.
+        // Spans dropped straight away never entered the queue; those
+        // abandoned at a shutdown deadline or dropped when the queue closed
+        // did, and `accepted` has counted them already.
         stats.received = accepted + stats.dropped_queue_full + stats.dropped_shutdown;
-        stats.dropped_shutdown += s.abandoned_spans.load(Ordering::Relaxed);
+        stats.dropped_shutdown +=
+            s.abandoned_spans.load(Ordering::Relaxed) + s.closed_spans.load(Ordering::Relaxed);
         stats
     }
 
@@ -1148,9 +1160,7 @@ impl Worker {
         };
         dropped += full.iter().map(Vec::len).sum::<usize>();
         if dropped > 0 && !s.abandoned.load(Ordering::Acquire) {
-            s.counters
-                .dropped_shutdown
-                .fetch_add(dropped as u64, Ordering::Relaxed);
+            s.closed_spans.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
@@ -1472,8 +1482,11 @@ mod tests {
         assert!(entered.try_recv().is_err());
         let s = p.stats();
         assert_eq!((s.exported, s.dropped_shutdown, s.queued), (1, 1, 0));
+        // Received once: it was accepted, then dropped.
+        assert_eq!(s.received, 2);
         // And a span ended now is dropped at the flag.
         p.on_end(span(3));
-        assert_eq!(p.stats().dropped_shutdown, 2);
+        let s = p.stats();
+        assert_eq!((s.received, s.dropped_shutdown), (3, 2));
     }
 }
