@@ -319,12 +319,13 @@ struct Shared {
     /// Set when a shutdown deadline passed: the worker's later outcomes are
     /// no longer counted, as its spans were already counted as dropped.
     abandoned: AtomicBool,
-    abandoned_spans: AtomicU64,
-    /// Spans that were accepted into the queue and dropped when it closed
-    /// (they ended after the worker's last export). Kept apart from the
-    /// drop counters, whose spans never entered the queue: `received`
-    /// counts these once, as accepted.
-    closed_spans: AtomicU64,
+    /// Spans accepted into the queue and lost at shutdown: those dropped
+    /// when the queue closed (they ended after the worker's last export)
+    /// or, once a deadline passed, every span not yet settled (which
+    /// includes the former). Kept apart from the drop counters, whose
+    /// spans never entered the queue: `received` counts these once, as
+    /// accepted. Written under `settle`.
+    lost_from_queue: AtomicU64,
     /// Serialises outcome accounting against abandonment; taken once per
     /// batch, never per span.
     settle: Mutex<u64>,
@@ -420,9 +421,7 @@ impl Shared {
     /// Spans lost so far, abandoned ones and those dropped at close
     /// included.
     fn lost(&self) -> u64 {
-        self.counters.lost()
-            + self.abandoned_spans.load(Ordering::Relaxed)
-            + self.closed_spans.load(Ordering::Relaxed)
+        self.counters.lost() + self.lost_from_queue.load(Ordering::Relaxed)
     }
 
     /// Queued spans not yet exported or failed, FIFO: all of the first
@@ -580,8 +579,7 @@ impl BatchProcessorBuilder {
             busy_since: AtomicU64::new(0),
             origin: Instant::now(),
             abandoned: AtomicBool::new(false),
-            abandoned_spans: AtomicU64::new(0),
-            closed_spans: AtomicU64::new(0),
+            lost_from_queue: AtomicU64::new(0),
             settle: Mutex::new(0),
             redaction: self.redaction,
         });
@@ -651,8 +649,7 @@ impl BatchProcessor {
         // abandoned at a shutdown deadline or dropped when the queue closed
         // did, and `accepted` has counted them already.
         stats.received = accepted + stats.dropped_queue_full + stats.dropped_shutdown;
-        stats.dropped_shutdown +=
-            s.abandoned_spans.load(Ordering::Relaxed) + s.closed_spans.load(Ordering::Relaxed);
+        stats.dropped_shutdown += s.lost_from_queue.load(Ordering::Relaxed);
         stats
     }
 
@@ -794,7 +791,7 @@ impl SpanProcessor for BatchProcessor {
                     Ok(_guard) => {
                         s.abandoned.store(true, Ordering::Release);
                         let n = s.unsettled(s.enqueued());
-                        s.abandoned_spans.store(n, Ordering::Relaxed);
+                        s.lost_from_queue.store(n, Ordering::Relaxed);
                         n
                     }
                     Err(_) => 0,
@@ -1159,8 +1156,15 @@ impl Worker {
             std::mem::take(&mut q.full)
         };
         dropped += full.iter().map(Vec::len).sum::<usize>();
-        if dropped > 0 && !s.abandoned.load(Ordering::Acquire) {
-            s.closed_spans.fetch_add(dropped as u64, Ordering::Relaxed);
+        if dropped > 0 {
+            // Under `settle`, against abandonment: once abandoned, the
+            // count stored then already covers these spans.
+            if let Ok(_guard) = s.settle.lock() {
+                if !s.abandoned.load(Ordering::Acquire) {
+                    s.lost_from_queue
+                        .fetch_add(dropped as u64, Ordering::Relaxed);
+                }
+            }
         }
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
