@@ -4,7 +4,8 @@
 //! trace; see them on the console while developing, keep them in JSONL
 //! files, and (with the network exporters) ship them to an OpenTelemetry
 //! collector or to Prela cloud. No async runtime is needed, and the span hot
-//! path takes no lock shared between threads.
+//! path has no lock that every thread contends for: each thread queues its
+//! spans in one of a few lanes (two per CPU), each with a lock of its own.
 //!
 //! ```
 //! use prela::SpanType;

@@ -10,10 +10,11 @@
 //!   anchored to the wall clock, at under half the cost of
 //!   `SystemTime::now`.
 //!
-//! The hot path (start, set attributes, add an event, end) takes no lock
-//! shared between threads: ids come from a per-thread generator, the current
-//! context is thread-local, and the span's data is owned by its handle until
-//! it ends. An unsampled span allocates nothing.
+//! The tracer's hot path (start, set attributes, add an event, end) takes no
+//! lock: ids come from a per-thread generator, the current context is
+//! thread-local, and the span's data is owned by its handle until it ends,
+//! when it goes to the processors (the batch processor queues it under the
+//! lock of the calling thread's lane). An unsampled span allocates nothing.
 //!
 //! ## Feature flags
 //!
