@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Lowercase hex digits, by value.
-pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Error returned when an identifier cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,8 @@ fn decode_lower_hex(s: &[u8], out: &mut [u8]) -> Option<()> {
     Some(())
 }
 
-fn encode_hex(bytes: &[u8], out: &mut [u8]) {
+/// Writes `bytes` as lowercase hex into `out`, which holds `2 * bytes.len()`.
+pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
     for (i, b) in bytes.iter().enumerate() {
         out[2 * i] = HEX[usize::from(b >> 4)];
         out[2 * i + 1] = HEX[usize::from(b & 0x0f)];

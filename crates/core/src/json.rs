@@ -138,8 +138,8 @@ impl serde_json::ser::Formatter for PythonFormatter {
             if c.is_ascii() && c != '\u{7f}' {
                 w.write_all(&[c as u8])?;
             } else {
-                for unit in c.encode_utf16(&mut buf) {
-                    write!(w, "\\u{unit:04x}")?;
+                for &mut unit in c.encode_utf16(&mut buf) {
+                    w.write_all(&text::unicode_escape(unit))?;
                 }
             }
         }

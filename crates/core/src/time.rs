@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::json::text::PAIRS;
+
 /// Error returned when a timestamp cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseTimeError {
@@ -246,8 +248,6 @@ pub const TIMESTAMP_LEN: usize = 32;
 pub fn timestamp_bytes(t: SystemTime) -> Option<[u8; TIMESTAMP_LEN]> {
     digits(&UtcTime::from_system_time(t))
 }
-
-use crate::json::text::PAIRS;
 
 fn digits(u: &UtcTime) -> Option<[u8; TIMESTAMP_LEN]> {
     let year = u32::try_from(u.year).ok().filter(|y| *y <= 9999)?;

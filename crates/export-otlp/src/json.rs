@@ -11,18 +11,15 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 use prela_core::{SpanData, Status, Value};
 
-use prela_core::json::text::{decimal, string};
+use prela_core::json::text::{self, decimal, string};
 
 use crate::encode::{SPAN_TYPE_ATTRIBUTE, by_resource, nanos, span_flags, span_kind};
 
 fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    s
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    text::hex(&mut out, bytes);
+    // Hex digits are ASCII.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 struct Seq<'a, T, W>(&'a [T], fn(&'a T) -> W);
@@ -256,16 +253,9 @@ fn quoted_decimal(out: &mut Vec<u8>, n: u64) {
 
 /// Appends an id as a JSON string of lowercase hex.
 fn hex_string(out: &mut Vec<u8>, id: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    // Formatted on the stack and appended in one piece (ids are 8 or 16
-    // bytes).
-    let mut buf = [b'"'; 34];
-    let n = id.len().min(16);
-    for (i, b) in id[..n].iter().enumerate() {
-        buf[1 + 2 * i] = HEX[usize::from(b >> 4)];
-        buf[2 + 2 * i] = HEX[usize::from(b & 15)];
-    }
-    out.extend_from_slice(&buf[..2 * n + 2]);
+    out.push(b'"');
+    text::hex(out, id);
+    out.push(b'"');
 }
 
 /// Appends a Prela [`Value`] as an OTLP `AnyValue`, as

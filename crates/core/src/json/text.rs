@@ -6,8 +6,6 @@
 //! is tested against what `serde_json` (and, for [`ascii_string`], Python's
 //! `json.dumps`) writes for the same input.
 
-use crate::id::HEX;
-
 /// "00" to "99", two bytes each.
 pub(crate) const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
         2021222324252627282930313233343536373839\
@@ -69,7 +67,7 @@ pub fn ascii_string(out: &mut Vec<u8>, s: &str) {
             Ok(b) if b < 0x7f => escape_ascii(out, b),
             _ => {
                 for &unit in c.encode_utf16(&mut units).iter() {
-                    unicode_escape(out, unit);
+                    out.extend_from_slice(&unicode_escape(unit));
                 }
             }
         }
@@ -87,21 +85,15 @@ fn escape_ascii(out: &mut Vec<u8>, b: u8) {
         b'\t' => out.extend_from_slice(b"\\t"),
         0x08 => out.extend_from_slice(b"\\b"),
         0x0c => out.extend_from_slice(b"\\f"),
-        _ => unicode_escape(out, u16::from(b)),
+        _ => out.extend_from_slice(&unicode_escape(u16::from(b))),
     }
 }
 
-/// `\uXXXX`, lowercase.
-fn unicode_escape(out: &mut Vec<u8>, unit: u16) {
-    let [hi, lo] = unit.to_be_bytes();
-    out.extend_from_slice(&[
-        b'\\',
-        b'u',
-        HEX[usize::from(hi >> 4)],
-        HEX[usize::from(hi & 15)],
-        HEX[usize::from(lo >> 4)],
-        HEX[usize::from(lo & 15)],
-    ]);
+/// `\uXXXX` for a UTF-16 code unit, lowercase.
+pub(crate) fn unicode_escape(unit: u16) -> [u8; 6] {
+    let mut e = *b"\\u0000";
+    crate::id::encode_hex(&unit.to_be_bytes(), &mut e[2..]);
+    e
 }
 
 /// Appends `n` in decimal, two digits at a time (a timestamp in
@@ -136,8 +128,13 @@ pub fn integer(out: &mut Vec<u8>, n: i64) {
 
 /// Appends `bytes` as lowercase hex digits (no quotes).
 pub fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    for &b in bytes {
-        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    // Formatted on the stack and appended in one piece per 16 bytes (an id
+    // is 8 or 16).
+    let mut buf = [0u8; 32];
+    for chunk in bytes.chunks(16) {
+        let n = 2 * chunk.len();
+        crate::id::encode_hex(chunk, &mut buf[..n]);
+        out.extend_from_slice(&buf[..n]);
     }
 }
 
