@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 use prela_core::{SpanData, Status, Value};
 
-use prela_core::json::text::{self, decimal, string};
+use prela_core::json::text::{self, decimal, separated, string};
 
 use crate::encode::{SPAN_TYPE_ATTRIBUTE, by_resource, nanos, span_flags, span_kind};
 
@@ -294,22 +294,12 @@ fn any(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Array(items) => {
             out.extend_from_slice(b"{\"arrayValue\":{\"values\":[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                any(out, item);
-            }
+            separated(out, b",", items, any);
             out.extend_from_slice(b"]}}");
         }
         Value::Map(entries) => {
             out.extend_from_slice(b"{\"kvlistValue\":{\"values\":[");
-            for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                key_value(out, k, v);
-            }
+            separated(out, b",", entries, |out, (k, v)| key_value(out, k, v));
             out.extend_from_slice(b"]}}");
         }
         other => {
@@ -343,12 +333,9 @@ fn key_value(out: &mut Vec<u8>, k: &str, v: &Value) {
 /// `[...]` of attributes (the span type after them, when given).
 fn attributes(out: &mut Vec<u8>, kvs: &[prela_core::KeyValue], span_type: Option<&str>) {
     out.push(b'[');
-    for (i, kv) in kvs.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        key_value(out, kv.key.as_str(), &kv.value);
-    }
+    separated(out, b",", kvs, |out, kv| {
+        key_value(out, kv.key.as_str(), &kv.value)
+    });
     if let Some(t) = span_type {
         if !kvs.is_empty() {
             out.push(b',');

@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use super::text::{ascii_string, hex, integer, python_float};
+use super::text::{ascii_string, hex, integer, python_float, separated};
 use crate::span::{Event, SERVICE_NAME, SpanData};
 use crate::time::{format_timestamp, timestamp_bytes};
 use crate::value::{KeyValue, Value};
@@ -84,21 +84,20 @@ fn timestamp(out: &mut Vec<u8>, t: SystemTime) {
 /// `{"key": value, ...}`, `service.name` first when given.
 fn attributes(out: &mut Vec<u8>, service_name: Option<&Value>, attrs: &[KeyValue]) {
     out.push(b'{');
-    let mut first = true;
     if let Some(name) = service_name {
-        entry(out, &mut first, SERVICE_NAME.as_str(), name);
+        entry(out, (SERVICE_NAME.as_str(), name));
+        if !attrs.is_empty() {
+            out.extend_from_slice(b", ");
+        }
     }
-    for kv in attrs {
-        entry(out, &mut first, kv.key.as_str(), &kv.value);
-    }
+    separated(out, b", ", attrs, |out, kv| {
+        entry(out, (kv.key.as_str(), &kv.value))
+    });
     out.push(b'}');
 }
 
-fn entry(out: &mut Vec<u8>, first: &mut bool, key: &str, v: &Value) {
-    if !*first {
-        out.extend_from_slice(b", ");
-    }
-    *first = false;
+/// `"key": value`.
+fn entry(out: &mut Vec<u8>, (key, v): (&str, &Value)) {
     ascii_string(out, key);
     out.extend_from_slice(b": ");
     value(out, v);
@@ -124,20 +123,12 @@ fn value(out: &mut Vec<u8>, v: &Value) {
         Value::String(s) => ascii_string(out, s),
         Value::Array(items) => {
             out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
-                value(out, item);
-            }
+            separated(out, b", ", items, value);
             out.push(b']');
         }
         Value::Map(entries) => {
             out.push(b'{');
-            let mut first = true;
-            for (k, v) in entries {
-                entry(out, &mut first, k, v);
-            }
+            separated(out, b", ", entries, |out, (k, v)| entry(out, (k, v)));
             out.push(b'}');
         }
     }

@@ -96,6 +96,23 @@ pub(crate) fn unicode_escape(unit: u16) -> [u8; 6] {
     e
 }
 
+/// Appends each of `items` with `write`, `sep` between them: the body of a
+/// JSON array or object.
+#[inline]
+pub fn separated<T>(
+    out: &mut Vec<u8>,
+    sep: &[u8],
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        write(out, item);
+    }
+}
+
 /// Appends `n` in decimal, two digits at a time (a timestamp in
 /// nanoseconds has 19).
 pub fn decimal(out: &mut Vec<u8>, mut n: u64) {
