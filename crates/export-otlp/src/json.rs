@@ -403,12 +403,7 @@ fn span_json(out: &mut Vec<u8>, sp: &SpanData) {
     }
     if !sp.events.is_empty() {
         out.extend_from_slice(b",\"events\":[");
-        for (i, e) in sp.events.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            event(out, e);
-        }
+        separated(out, b",", &sp.events, event);
         out.push(b']');
     }
     if sp.dropped_events_count > 0 {
@@ -440,23 +435,20 @@ pub fn encode_request(batch: &[SpanData]) -> Vec<u8> {
     // About what a span of a few attributes and an event takes.
     let mut out = Vec::with_capacity(64 + batch.len() * 800);
     out.extend_from_slice(b"{\"resourceSpans\":[");
-    for (i, (resource, spans)) in by_resource(batch).into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"resource\":{\"attributes\":");
-        attributes(&mut out, &resource.attributes, None);
-        out.extend_from_slice(b"},\"scopeSpans\":[{\"scope\":{\"name\":\"prela\",\"version\":");
-        string(&mut out, env!("CARGO_PKG_VERSION"));
-        out.extend_from_slice(b"},\"spans\":[");
-        for (j, sp) in spans.into_iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            span_json(&mut out, sp);
-        }
-        out.extend_from_slice(b"]}]}");
-    }
+    separated(
+        &mut out,
+        b",",
+        by_resource(batch),
+        |out, (resource, spans)| {
+            out.extend_from_slice(b"{\"resource\":{\"attributes\":");
+            attributes(out, &resource.attributes, None);
+            out.extend_from_slice(b"},\"scopeSpans\":[{\"scope\":{\"name\":\"prela\",\"version\":");
+            string(out, env!("CARGO_PKG_VERSION"));
+            out.extend_from_slice(b"},\"spans\":[");
+            separated(out, b",", spans, span_json);
+            out.extend_from_slice(b"]}]}");
+        },
+    );
     out.extend_from_slice(b"]}");
     out
 }

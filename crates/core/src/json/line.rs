@@ -47,12 +47,7 @@ pub(super) fn span_line(out: &mut Vec<u8>, span: &SpanData) {
     out.extend_from_slice(b", \"attributes\": ");
     attributes(out, super::added_service_name(span), &span.attributes);
     out.extend_from_slice(b", \"events\": [");
-    for (i, e) in span.events.iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b", ");
-        }
-        event(out, e);
-    }
+    separated(out, b", ", &span.events, event);
     out.extend_from_slice(b"], \"duration_ms\": ");
     match super::duration_ms(span) {
         Some(ms) => float(out, ms),
