@@ -267,10 +267,7 @@ fn any(out: &mut Vec<u8>, v: &Value) {
         Value::Bool(false) => out.extend_from_slice(b"{\"boolValue\":false}"),
         Value::I64(i) => {
             out.extend_from_slice(b"{\"intValue\":\"");
-            if *i < 0 {
-                out.push(b'-');
-            }
-            decimal(out, i.unsigned_abs());
+            text::integer(out, *i);
             out.extend_from_slice(b"\"}");
         }
         Value::F64(f) => {
