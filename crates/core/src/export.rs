@@ -151,41 +151,30 @@ pub trait SpanExporter: Send + Sync + 'static {
     }
 }
 
-impl<E: SpanExporter + ?Sized> SpanExporter for Box<E> {
-    fn export(&self, batch: &[SpanData]) -> ExportResult {
-        (**self).export(batch)
-    }
-    fn bytes_sent(&self) -> u64 {
-        (**self).bytes_sent()
-    }
-    fn max_concurrent_exports(&self) -> usize {
-        (**self).max_concurrent_exports()
-    }
-    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).force_flush(deadline)
-    }
-    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).shutdown(deadline)
-    }
+/// `Box<E>` and `Arc<E>` export through the exporter they point to.
+macro_rules! exporter_through {
+    ($($ptr:ident)::+) => {
+        impl<E: SpanExporter + ?Sized> SpanExporter for $($ptr)::+<E> {
+            fn export(&self, batch: &[SpanData]) -> ExportResult {
+                (**self).export(batch)
+            }
+            fn bytes_sent(&self) -> u64 {
+                (**self).bytes_sent()
+            }
+            fn max_concurrent_exports(&self) -> usize {
+                (**self).max_concurrent_exports()
+            }
+            fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+                (**self).force_flush(deadline)
+            }
+            fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+                (**self).shutdown(deadline)
+            }
+        }
+    };
 }
-
-impl<E: SpanExporter + ?Sized> SpanExporter for std::sync::Arc<E> {
-    fn export(&self, batch: &[SpanData]) -> ExportResult {
-        (**self).export(batch)
-    }
-    fn bytes_sent(&self) -> u64 {
-        (**self).bytes_sent()
-    }
-    fn max_concurrent_exports(&self) -> usize {
-        (**self).max_concurrent_exports()
-    }
-    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).force_flush(deadline)
-    }
-    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).shutdown(deadline)
-    }
-}
+exporter_through!(Box);
+exporter_through!(std::sync::Arc);
 
 /// Receives every finished, sampled span from a tracer and hands it to an
 /// exporter, inline or in batches.
@@ -216,35 +205,27 @@ pub trait SpanProcessor: Send + Sync + 'static {
     fn shutdown(&self, deadline: Instant) -> Result<(), ExportError>;
 }
 
-impl<P: SpanProcessor + ?Sized> SpanProcessor for std::sync::Arc<P> {
-    fn on_end(&self, span: SpanData) {
-        (**self).on_end(span);
-    }
-    fn on_end_from(&self, slot: &mut Option<SpanData>) {
-        (**self).on_end_from(slot);
-    }
-    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).force_flush(deadline)
-    }
-    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).shutdown(deadline)
-    }
+/// `Arc<P>` and `Box<P>` process through the processor they point to.
+macro_rules! processor_through {
+    ($($ptr:ident)::+) => {
+        impl<P: SpanProcessor + ?Sized> SpanProcessor for $($ptr)::+<P> {
+            fn on_end(&self, span: SpanData) {
+                (**self).on_end(span);
+            }
+            fn on_end_from(&self, slot: &mut Option<SpanData>) {
+                (**self).on_end_from(slot);
+            }
+            fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+                (**self).force_flush(deadline)
+            }
+            fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+                (**self).shutdown(deadline)
+            }
+        }
+    };
 }
-
-impl<P: SpanProcessor + ?Sized> SpanProcessor for Box<P> {
-    fn on_end(&self, span: SpanData) {
-        (**self).on_end(span);
-    }
-    fn on_end_from(&self, slot: &mut Option<SpanData>) {
-        (**self).on_end_from(slot);
-    }
-    fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).force_flush(deadline)
-    }
-    fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
-        (**self).shutdown(deadline)
-    }
-}
+processor_through!(std::sync::Arc);
+processor_through!(Box);
 
 #[cfg(test)]
 mod tests {
