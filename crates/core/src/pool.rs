@@ -1,22 +1,29 @@
 //! Recycled attribute and event vectors.
 //!
 //! A span's attributes and events are built on the application's thread
-//! and freed on the batch worker's thread after export. With the system
-//! allocator that split is costly: every allocation on one thread and free
-//! on the other goes through the allocator's shared arena under its lock,
-//! and the two threads contend for it span after span. Instead, the worker
-//! hands the emptied vectors back here and the tracer takes them for new
-//! spans, so in steady state neither thread allocates or frees.
+//! and would be freed on the batch worker's thread after export. With the
+//! system allocator that split is costly: every allocation on one thread
+//! and free on the other goes through the allocator's shared arena under
+//! its lock, and the two threads contend for it span after span. Instead,
+//! emptied vectors are kept here and the tracer takes them for new spans,
+//! so in steady state neither thread allocates or frees.
 //!
-//! Vectors travel in chunks of [`CHUNK`]: the worker returns a batch's
-//! vectors a chunk at a time, and each application thread keeps the chunk
-//! it is taking from, so the shared pool is touched once per
-//! [`CHUNK`] spans, not once per span.
+//! They come back two ways:
+//! - [`recycle_here`]: the batch processor hands an exported batch back
+//!   with its spans still in it, and the application thread that reuses
+//!   the batch's memory for new spans empties it and keeps the vectors in
+//!   its own chunk, up to [`LOCAL_MAX`] of each kind. The memory a thread
+//!   writes new spans into is then memory it touched itself a moment
+//!   before, not lines the worker's core holds: on two cores this is about
+//!   a fifth of the CPU a span costs (see `docs/performance.md`).
+//! - [`recycle_all`]: any other thread (the worker, when it empties spans
+//!   itself) hands them to the shared pool a chunk of [`CHUNK`] at a time,
+//!   and a thread whose own chunk runs out takes a chunk from there, so the
+//!   shared pool is touched once per [`CHUNK`] spans, not once per span.
 //!
-//! The pool is bounded (at most [`POOL_SIZE`] vectors of each kind in the
-//! shared pool plus one chunk per thread, each of at most
-//! [`MAX_RECYCLED_CAPACITY`] slots), so it holds at most a few MiB however
-//! bursty the load.
+//! The pool is bounded: at most [`POOL_SIZE`] vectors of each kind in the
+//! shared pool, and [`LOCAL_MAX`] in each thread's own chunk, each of at
+//! most [`MAX_RECYCLED_CAPACITY`] slots.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -31,6 +38,15 @@ pub const POOL_SIZE: usize = 2048;
 
 /// Vectors handed over at a time between the worker and a thread.
 pub const CHUNK: usize = 32;
+
+/// Most emptied vectors of each kind one thread keeps in its own chunk;
+/// beyond that [`recycle_here`] hands them to the shared pool. At the
+/// usual 8 attribute slots and 1 event slot that is ~0.5 MiB, and 2 MiB
+/// if every vector had grown to [`MAX_RECYCLED_CAPACITY`]. A thread holds
+/// about a segment's worth (512 spans at the default settings) of them
+/// when it ends as many spans as it starts, and only a thread that ends
+/// spans gets any.
+pub const LOCAL_MAX: usize = 1024;
 
 /// Vectors with more slots than this are freed, not kept.
 pub const MAX_RECYCLED_CAPACITY: usize = 16;
@@ -73,7 +89,8 @@ fn take<T>(
         .try_with(|chunk| {
             let mut chunk = chunk.try_borrow_mut().ok()?;
             if chunk.is_empty() {
-                *chunk = shared.try_recv().ok()?;
+                // Appended, so the chunk keeps the room `recycle_here` gave it.
+                chunk.append(&mut shared.try_recv().ok()?);
             }
             chunk.pop()
         })
@@ -130,7 +147,7 @@ impl<T> Returns<T> {
     }
 
     fn add(&mut self, mut v: Vec<T>, to: &Sender<Chunk<T>>) {
-        if !(self.min_capacity..=MAX_RECYCLED_CAPACITY).contains(&v.capacity()) {
+        if !keeps(self.min_capacity, &v) {
             return;
         }
         v.clear();
@@ -151,8 +168,62 @@ impl<T> Returns<T> {
     }
 }
 
-/// Empties `spans`, keeping their attribute and event vectors (emptied)
-/// for new spans.
+/// Whether a vector is worth keeping: it has the room a fresh one would
+/// have, and not so much that keeping it wastes memory.
+fn keeps<T>(min_capacity: usize, v: &Vec<T>) -> bool {
+    (min_capacity..=MAX_RECYCLED_CAPACITY).contains(&v.capacity())
+}
+
+/// Empties `spans` on the thread that is about to start new spans: their
+/// attribute and event vectors, emptied, go to this thread's own chunk (up
+/// to [`LOCAL_MAX`] of each kind; the rest to the shared pool), and the
+/// most recently emptied is the next one taken. The batch processor calls
+/// it when a thread's lane reuses a segment that carried an exported batch.
+pub fn recycle_here(spans: &mut Vec<SpanData>) {
+    let p = pool();
+    keep_here(
+        &ATTRIBUTES,
+        &p.attributes.0,
+        ATTRIBUTES_CAPACITY,
+        spans.iter_mut().map(|s| std::mem::take(&mut s.attributes)),
+    );
+    keep_here(
+        &EVENTS,
+        &p.events.0,
+        EVENTS_CAPACITY,
+        spans.iter_mut().map(|s| std::mem::take(&mut s.events)),
+    );
+    spans.clear();
+}
+
+fn keep_here<T>(
+    local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>,
+    shared: &Sender<Chunk<T>>,
+    min_capacity: usize,
+    vectors: impl Iterator<Item = Vec<T>>,
+) {
+    let mut overflow = Returns::new(min_capacity);
+    // If the thread is exiting, its chunk is gone and the vectors are
+    // freed with their spans.
+    let _ = local.try_with(|chunk| {
+        let mut chunk = chunk.try_borrow_mut();
+        for mut v in vectors {
+            match &mut chunk {
+                Ok(chunk) if chunk.len() < LOCAL_MAX => {
+                    if keeps(min_capacity, &v) {
+                        v.clear();
+                        chunk.push(v);
+                    }
+                }
+                _ => overflow.add(v, shared),
+            }
+        }
+    });
+    overflow.send(shared);
+}
+
+/// Empties `spans`, handing their attribute and event vectors (emptied)
+/// to the shared pool for new spans.
 pub fn recycle_all(spans: &mut Vec<SpanData>) {
     let p = pool();
     let mut attributes = Returns::new(ATTRIBUTES_CAPACITY);
@@ -202,5 +273,73 @@ mod tests {
         let mut huge = span();
         huge.attributes = Vec::with_capacity(1000);
         recycle_all(&mut vec![huge]); // freed, not pooled: nothing to observe but no panic
+    }
+
+    fn local_len<T>(local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>) -> usize {
+        local.with(|c| c.borrow().len())
+    }
+
+    /// Span `i`, with a fresh attribute vector of the usual size.
+    fn span_with_attributes(i: u64) -> SpanData {
+        let t = SystemTime::UNIX_EPOCH;
+        let mut s = SpanData::new(
+            SpanContext::new(
+                TraceId::from_u128(1),
+                SpanId::from_u64(i + 1),
+                TraceFlags::SAMPLED,
+            ),
+            "x",
+            t,
+            t,
+        );
+        s.attributes = Vec::with_capacity(ATTRIBUTES_CAPACITY);
+        s
+    }
+
+    #[test]
+    fn recycle_here_keeps_the_vectors_on_this_thread_newest_first() {
+        let mut spans: Vec<SpanData> = (0..3u64)
+            .map(|i| {
+                let mut s = span_with_attributes(i);
+                s.attributes.push(KeyValue::new("k", format!("owned {i}")));
+                s.events = Vec::with_capacity(EVENTS_CAPACITY);
+                s.events
+                    .push(Event::new("e", SystemTime::UNIX_EPOCH, vec![]));
+                s
+            })
+            .collect();
+        let last_attributes = spans[2].attributes.as_ptr();
+        let last_events = spans[2].events.as_ptr();
+        let before = local_len(&ATTRIBUTES);
+        recycle_here(&mut spans);
+        assert!(spans.is_empty());
+        assert_eq!(local_len(&ATTRIBUTES), before + 3);
+        // The last span's vectors come back first, emptied, to this thread
+        // (the test's own thread: no other test touches its chunk).
+        let a = attributes();
+        assert_eq!(a.as_ptr(), last_attributes);
+        assert!(a.is_empty() && a.capacity() >= ATTRIBUTES_CAPACITY);
+        let e = events();
+        assert_eq!(e.as_ptr(), last_events);
+        assert!(e.is_empty());
+    }
+
+    #[test]
+    fn recycle_here_keeps_at_most_local_max_on_a_thread() {
+        std::thread::spawn(|| {
+            let mut spans: Vec<SpanData> = (0..LOCAL_MAX as u64 + 100)
+                .map(span_with_attributes)
+                .collect();
+            recycle_here(&mut spans);
+            assert_eq!(local_len(&ATTRIBUTES), LOCAL_MAX);
+            // Vectors too big to keep are not kept.
+            let mut big = vec![span_with_attributes(0)];
+            big[0].attributes = Vec::with_capacity(MAX_RECYCLED_CAPACITY + 1);
+            ATTRIBUTES.with(|c| c.borrow_mut().clear());
+            recycle_here(&mut big);
+            assert_eq!(local_len(&ATTRIBUTES), 0);
+        })
+        .join()
+        .unwrap();
     }
 }

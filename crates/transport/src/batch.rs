@@ -208,8 +208,14 @@ enum Msg {
 ///
 /// A span is moved once on its way in (into the open segment) and never
 /// again: the worker takes whole segments, and a segment of a full batch's
-/// size is the batch the exporter gets. Emptied segments come back for
-/// reuse, so in steady state nothing is allocated.
+/// size is the batch the exporter gets. Exported segments come back as
+/// spares with their spans still in them, and the thread whose lane reuses
+/// one empties it ([`prela_core::pool::recycle_here`]), keeping the spans'
+/// vectors for the spans it starts next: that thread then writes new spans
+/// into memory it touched itself, not into lines the worker's core holds,
+/// and in steady state nothing is allocated. When fewer than a batch of
+/// spans end per `scheduled_delay`, the worker empties the spares itself
+/// (see [`Worker::scrub`]), so an idle processor holds no exported span.
 ///
 /// The bound: `taken`, the spans in full segments plus, for every lane, the
 /// spans in its open segment and the room it reserved, never exceeds
@@ -223,7 +229,8 @@ struct Queue {
     full: VecDeque<Vec<SpanData>>,
     /// Spans in `full`.
     full_len: usize,
-    /// Emptied segments for lanes to fill.
+    /// Segments for lanes to fill, each empty or still holding an exported
+    /// batch (emptied by the lane that takes it).
     spare: Vec<Vec<SpanData>>,
     /// The queue bound in use (see above).
     taken: usize,
@@ -264,7 +271,7 @@ const MAX_LANES: usize = 8;
 /// Most spans a lane reserves at once.
 const RESERVE: usize = 64;
 
-/// Emptied segments kept for reuse, besides one per lane.
+/// Spare segments kept for reuse, besides one per lane.
 const SPARE_SEGMENTS: usize = 2;
 
 /// This thread's number, for picking its lane: threads are numbered in the
@@ -296,7 +303,7 @@ struct Shared {
     /// Spans a lane reserves at once: [`RESERVE`], or the segment if
     /// smaller.
     reserve: usize,
-    /// Emptied segments kept for reuse.
+    /// Spare segments kept for reuse.
     spare_segments: usize,
     /// Spans per queue segment: a quarter of the queue at most, and a whole
     /// divisor of the batch size, so that the worker wakes while most of the
@@ -354,13 +361,20 @@ impl Shared {
     /// Gives `lane` an open segment if it has none, and reserves room for
     /// it if it has none left; `false` when the queue is full.
     fn refill(&self, lane: &mut Lane) -> bool {
-        let mut q = self.queue();
         if lane.open.capacity() == 0 {
-            lane.open = q
-                .spare
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(self.segment));
+            let spare = self.queue().spare.pop();
+            lane.open = match spare {
+                // Once a segment, on this thread, outside the queue's lock:
+                // the exported spans it still holds give their vectors to
+                // the spans this thread starts next.
+                Some(mut segment) => {
+                    prela_core::pool::recycle_here(&mut segment);
+                    segment
+                }
+                None => Vec::with_capacity(self.segment),
+            };
         }
+        let mut q = self.queue();
         if lane.room == 0 {
             let n = self
                 .reserve
@@ -835,15 +849,16 @@ struct Worker {
     /// Full batches for the helper threads, which share the receiver.
     jobs_tx: handoff::Sender<Vec<SpanData>>,
     jobs_rx: handoff::Receiver<Vec<SpanData>>,
-    /// Batches the helpers are done with, emptied, for reuse.
+    /// Batches the helpers have exported, for reuse as spare segments.
     done_tx: handoff::Sender<Vec<SpanData>>,
     done_rx: handoff::Receiver<Vec<SpanData>>,
     /// Helper threads started so far (at most `concurrency - 1`).
     helpers: usize,
     /// Batches on the helpers now.
     in_flight: usize,
-    /// Emptied vectors, handed back to the queue as spare segments.
-    empties: Vec<Vec<SpanData>>,
+    /// Exported segments (their spans still in them), handed back to the
+    /// queue as spares.
+    spares: Vec<Vec<SpanData>>,
 }
 
 /// A xorshift seed that differs between processes and threads.
@@ -874,7 +889,7 @@ impl Worker {
             done_rx,
             helpers: 0,
             in_flight: 0,
-            empties: Vec::new(),
+            spares: Vec::new(),
         }
     }
 
@@ -906,6 +921,7 @@ impl Worker {
             }
             let now = Instant::now();
             if now >= next {
+                self.scrub();
                 self.fill(true);
                 self.dispatch();
                 next = Instant::now() + delay;
@@ -946,7 +962,7 @@ impl Worker {
                 q.full_len = q.full_len.saturating_sub(segment.len());
                 s.give_back(&mut q, segment.len());
                 while q.spare.len() < s.spare_segments {
-                    match self.empties.pop() {
+                    match self.spares.pop() {
                         Some(v) => q.spare.push(v),
                         None => break,
                     }
@@ -980,13 +996,37 @@ impl Worker {
         moved
     }
 
+    /// Empties the spare segments and the spans they still hold, here on
+    /// the worker. Called when `scheduled_delay` passed without a full
+    /// batch: under load the lanes empty the spares as they reuse them, but
+    /// a spare no lane takes would otherwise keep its exported spans (their
+    /// strings, their resource) for as long as the load stays low.
+    fn scrub(&mut self) {
+        for segment in &mut self.spares {
+            prela_core::pool::recycle_all(segment);
+        }
+        let s = Arc::clone(&self.shared);
+        // Taken out and put back, so producers never wait on the emptying.
+        let mut spares = std::mem::take(&mut s.queue().spare);
+        for segment in &mut spares {
+            prela_core::pool::recycle_all(segment);
+        }
+        let mut q = s.queue();
+        while q.spare.len() < s.spare_segments {
+            match spares.pop() {
+                Some(v) => q.spare.push(v),
+                None => break,
+            }
+        }
+    }
+
     /// Adds a segment to the batch: it becomes the batch when the batch is
     /// empty (no span is moved), otherwise its spans are appended.
     fn absorb(&mut self, mut segment: Vec<SpanData>) {
         if self.shared.abandoned.load(Ordering::Acquire) {
             // Already counted as dropped by the shutdown that gave up.
             prela_core::pool::recycle_all(&mut segment);
-            self.keep_empty(segment);
+            self.keep_spare(segment);
             return;
         }
         if let Some(rules) = &self.shared.redaction {
@@ -996,16 +1036,21 @@ impl Worker {
         }
         if self.batch.is_empty() {
             let old = std::mem::replace(&mut self.batch, segment);
-            self.keep_empty(old);
+            self.keep_spare(old);
         } else {
             self.batch.append(&mut segment);
-            self.keep_empty(segment);
+            self.keep_spare(segment);
         }
     }
 
-    fn keep_empty(&mut self, v: Vec<SpanData>) {
-        if v.capacity() >= self.shared.segment && self.empties.len() < self.shared.spare_segments {
-            self.empties.push(v);
+    /// Keeps a segment (empty, or holding an exported batch) for a lane to
+    /// reuse, while fewer than `spare_segments` are kept; otherwise its
+    /// spans are emptied here and the memory freed.
+    fn keep_spare(&mut self, mut v: Vec<SpanData>) {
+        if v.capacity() >= self.shared.segment && self.spares.len() < self.shared.spare_segments {
+            self.spares.push(v);
+        } else {
+            prela_core::pool::recycle_all(&mut v);
         }
     }
 
@@ -1046,8 +1091,8 @@ impl Worker {
             .stack_size(WORKER_STACK)
             .spawn(move || {
                 let mut rng = seed();
-                for mut batch in jobs {
-                    export_batch(&shared, &mut batch, None, &mut rng, false);
+                for batch in jobs {
+                    export_batch(&shared, &batch, None, &mut rng, false);
                     if done.send(batch).is_err() {
                         return;
                     }
@@ -1062,7 +1107,7 @@ impl Worker {
 
     fn returned(&mut self, batch: Vec<SpanData>) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        self.keep_empty(batch);
+        self.keep_spare(batch);
     }
 
     /// Waits, at most until `deadline`, for the helpers' exports to finish;
@@ -1178,9 +1223,11 @@ impl Worker {
         }
     }
 
-    /// Exports the batch on this thread.
+    /// Exports the batch on this thread, and keeps its segment as a spare.
     fn export(&mut self, hurry: Option<Instant>) {
-        export_batch(&self.shared, &mut self.batch, hurry, &mut self.rng, true);
+        export_batch(&self.shared, &self.batch, hurry, &mut self.rng, true);
+        let exported = std::mem::take(&mut self.batch);
+        self.keep_spare(exported);
     }
 }
 
@@ -1194,12 +1241,13 @@ fn jitter(rng: &mut u64, backoff: Duration) -> Duration {
 }
 
 /// Exports `batch` with retries, within the export timeout (and the
-/// caller's deadline, for a flush or shutdown), counts the outcome, and
-/// leaves `batch` empty. `worker` marks the call on the worker thread,
-/// whose time in exports tells producers that the backend is slow.
+/// caller's deadline, for a flush or shutdown), and counts the outcome.
+/// The spans stay in `batch`: the caller keeps it as a spare segment.
+/// `worker` marks the call on the worker thread, whose time in exports
+/// tells producers that the backend is slow.
 fn export_batch(
     shared: &Shared,
-    batch: &mut Vec<SpanData>,
+    batch: &[SpanData],
     hurry: Option<Instant>,
     rng: &mut u64,
     worker: bool,
@@ -1260,7 +1308,6 @@ fn export_batch(
         shared.set_busy(false);
     }
     let n = batch.len() as u64;
-    prela_core::pool::recycle_all(batch);
     let Ok(_guard) = shared.settle.lock() else {
         return;
     };
@@ -1448,6 +1495,87 @@ mod tests {
             prela_core::TraceFlags::SAMPLED,
         );
         SpanData::new(cx, "s", t, t)
+    }
+
+    struct Discard;
+
+    impl SpanExporter for Discard {
+        fn export(&self, _: &[SpanData]) -> ExportResult {
+            ExportResult::Success
+        }
+    }
+
+    fn span_of(id: u64, resource: &Arc<prela_core::Resource>) -> SpanData {
+        let mut s = span(id);
+        s.resource = Arc::clone(resource);
+        s
+    }
+
+    /// A processor with a queue of 64 and batches of 8, exporting to
+    /// nowhere.
+    fn small_discarding(delay: Duration) -> BatchProcessor {
+        BatchProcessor::builder(Discard)
+            .max_queue_size(64)
+            .max_export_batch_size(8)
+            .scheduled_delay(delay)
+            .build()
+            .unwrap()
+    }
+
+    /// Waits (at most 10 s) until nothing but the test holds `resource`.
+    fn released(resource: &Arc<prela_core::Resource>, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(resource) > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} exported span(s) still held",
+                Arc::strong_count(resource) - 1
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// An exported batch stays in its segment until a lane reuses it; with
+    /// no spans coming, the worker's timer empties the spares, so an idle
+    /// processor holds no exported span.
+    #[test]
+    fn an_idle_processor_lets_go_of_exported_spans() {
+        let resource = Arc::new(prela_core::Resource::with_service_name("held"));
+        let p = small_discarding(Duration::from_millis(20));
+        for i in 0..40 {
+            p.on_end(span_of(i + 1, &resource));
+        }
+        p.force_flush(Instant::now() + Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(p.stats().exported, 40);
+        released(&resource, "idle for many scheduled delays");
+    }
+
+    /// The spans of an exported batch are emptied by the thread whose lane
+    /// reuses the segment, before it queues new spans there.
+    #[test]
+    fn a_lane_reusing_a_segment_lets_go_of_its_exported_spans() {
+        let old = Arc::new(prela_core::Resource::with_service_name("old"));
+        let new = Arc::new(prela_core::Resource::with_service_name("new"));
+        // The timer never fires: only the lanes empty segments.
+        let p = small_discarding(Duration::from_secs(600));
+        for i in 0..8 {
+            p.on_end(span_of(i + 1, &old));
+        }
+        p.force_flush(Instant::now() + Duration::from_secs(10))
+            .unwrap();
+        // Every spare segment is taken and refilled within these rounds.
+        for round in 0..20u64 {
+            for i in 0..8 {
+                p.on_end(span_of(100 + round * 8 + i, &new));
+            }
+            p.force_flush(Instant::now() + Duration::from_secs(10))
+                .unwrap();
+        }
+        assert_eq!(p.stats().exported, 8 + 20 * 8);
+        released(&old, "segments reused by the lane");
+        // The last batch is still held, until its segment is reused.
+        assert!(Arc::strong_count(&new) > 1);
     }
 
     /// The narrow race `close` is there for, made to happen: a thread reads
