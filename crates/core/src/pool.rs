@@ -30,8 +30,10 @@ use std::sync::OnceLock;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use std::borrow::Cow;
+
 use crate::span::{Event, SpanData};
-use crate::value::KeyValue;
+use crate::value::{KeyValue, Value};
 
 /// Most vectors of each kind kept in the shared pool.
 pub const POOL_SIZE: usize = 2048;
@@ -138,7 +140,7 @@ struct Returns<T> {
     min_capacity: usize,
 }
 
-impl<T> Returns<T> {
+impl<T: OwnsNothing> Returns<T> {
     fn new(min_capacity: usize) -> Self {
         Returns {
             chunk: Vec::new(),
@@ -150,7 +152,7 @@ impl<T> Returns<T> {
         if !keeps(self.min_capacity, &v) {
             return;
         }
-        v.clear();
+        empty(&mut v);
         if self.chunk.capacity() == 0 {
             self.chunk.reserve_exact(CHUNK);
         }
@@ -196,7 +198,49 @@ pub fn recycle_here(spans: &mut Vec<SpanData>) {
     spans.clear();
 }
 
-fn keep_here<T>(
+/// What dropping a value would free, told apart without dropping it.
+trait OwnsNothing {
+    /// `true` when dropping `self` frees no memory and runs no code.
+    fn owns_nothing(&self) -> bool;
+}
+
+impl OwnsNothing for KeyValue {
+    #[inline]
+    fn owns_nothing(&self) -> bool {
+        self.key.is_borrowed()
+            && matches!(
+                self.value,
+                Value::Null
+                    | Value::Bool(_)
+                    | Value::I64(_)
+                    | Value::F64(_)
+                    | Value::String(Cow::Borrowed(_))
+            )
+    }
+}
+
+impl OwnsNothing for Event {
+    #[inline]
+    fn owns_nothing(&self) -> bool {
+        matches!(self.name, Cow::Borrowed(_)) && self.attributes.capacity() == 0
+    }
+}
+
+/// Empties `v`. Dropping each element is an out-of-line call per
+/// attribute (the drop code of `Value` is too big to inline); when no
+/// element owns anything, which a look at each tells inline, the elements
+/// are let go of without it. Forgetting a `Drain` of the whole vector is
+/// safe and leaves it empty; the `clear` after it drops whatever a `Drain`
+/// might leave behind, so the vector is empty either way.
+#[inline]
+fn empty<T: OwnsNothing>(v: &mut Vec<T>) {
+    if v.iter().all(T::owns_nothing) {
+        std::mem::forget(v.drain(..));
+    }
+    v.clear();
+}
+
+fn keep_here<T: OwnsNothing>(
     local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>,
     shared: &Sender<Chunk<T>>,
     min_capacity: usize,
@@ -211,7 +255,7 @@ fn keep_here<T>(
             match &mut chunk {
                 Ok(chunk) if chunk.len() < LOCAL_MAX => {
                     if keeps(min_capacity, &v) {
-                        v.clear();
+                        empty(&mut v);
                         chunk.push(v);
                     }
                 }
@@ -240,6 +284,7 @@ pub fn recycle_all(spans: &mut Vec<SpanData>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Key;
     use crate::{SpanContext, SpanId, TraceFlags, TraceId};
     use std::time::SystemTime;
 
@@ -322,6 +367,47 @@ mod tests {
         let e = events();
         assert_eq!(e.as_ptr(), last_events);
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn owns_nothing_only_for_static_text_and_scalars() {
+        let kv = |k: Key, v: Value| KeyValue { key: k, value: v };
+        let stat = || Key::from_static("k");
+        for v in [
+            Value::Null,
+            Value::Bool(true),
+            Value::I64(1),
+            Value::F64(0.5),
+            Value::String(Cow::Borrowed("x")),
+        ] {
+            assert!(kv(stat(), v.clone()).owns_nothing(), "{v:?}");
+            assert!(!kv(Key::new(String::from("k")), v).owns_nothing());
+        }
+        for v in [
+            Value::String(Cow::Owned("x".into())),
+            Value::Array(vec![]),
+            Value::Map(vec![]),
+        ] {
+            assert!(!kv(stat(), v.clone()).owns_nothing(), "{v:?}");
+        }
+        let t = SystemTime::UNIX_EPOCH;
+        assert!(Event::new("e", t, Vec::new()).owns_nothing());
+        assert!(!Event::new(String::from("e"), t, Vec::new()).owns_nothing());
+        assert!(!Event::new("e", t, Vec::with_capacity(1)).owns_nothing());
+    }
+
+    #[test]
+    fn empty_leaves_vectors_empty_whatever_they_hold() {
+        let mut statics = vec![KeyValue::new("a", 1), KeyValue::new("b", "x")];
+        empty(&mut statics);
+        assert!(statics.is_empty() && statics.capacity() >= 2);
+        let mut owned = vec![
+            KeyValue::new("a", 1),
+            KeyValue::new("b", String::from("owned")),
+            KeyValue::new(String::from("c"), true),
+        ];
+        empty(&mut owned);
+        assert!(owned.is_empty() && owned.capacity() >= 3);
     }
 
     #[test]
