@@ -25,12 +25,11 @@
 //! shared pool, and [`LOCAL_MAX`] in each thread's own chunk, each of at
 //! most [`MAX_RECYCLED_CAPACITY`] slots.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use crossbeam_channel::{Receiver, Sender};
-
-use std::borrow::Cow;
 
 use crate::span::{Event, SpanData};
 use crate::value::{KeyValue, Value};
@@ -288,22 +287,25 @@ mod tests {
     use crate::{SpanContext, SpanId, TraceFlags, TraceId};
     use std::time::SystemTime;
 
+    /// Span `i`, with no attributes or events.
+    fn span(i: u64) -> SpanData {
+        let t = SystemTime::UNIX_EPOCH;
+        SpanData::new(
+            SpanContext::new(
+                TraceId::from_u128(1),
+                SpanId::from_u64(i + 1),
+                TraceFlags::SAMPLED,
+            ),
+            "x",
+            t,
+            t,
+        )
+    }
+
     #[test]
     fn vectors_come_back_empty_and_big_ones_are_not_kept() {
         let t = SystemTime::now();
-        let span = || {
-            SpanData::new(
-                SpanContext::new(
-                    TraceId::from_u128(1),
-                    SpanId::from_u64(1),
-                    TraceFlags::SAMPLED,
-                ),
-                "x",
-                t,
-                t,
-            )
-        };
-        let mut s = span();
+        let mut s = span(0);
         s.attributes = attributes();
         s.attributes.push(KeyValue::new("k", "v"));
         s.events = events();
@@ -315,7 +317,7 @@ mod tests {
         assert!(a.is_empty() && a.capacity() >= ATTRIBUTES_CAPACITY);
         let e = events();
         assert!(e.is_empty() && e.capacity() >= EVENTS_CAPACITY);
-        let mut huge = span();
+        let mut huge = span(0);
         huge.attributes = Vec::with_capacity(1000);
         recycle_all(&mut vec![huge]); // freed, not pooled: nothing to observe but no panic
     }
@@ -326,17 +328,7 @@ mod tests {
 
     /// Span `i`, with a fresh attribute vector of the usual size.
     fn span_with_attributes(i: u64) -> SpanData {
-        let t = SystemTime::UNIX_EPOCH;
-        let mut s = SpanData::new(
-            SpanContext::new(
-                TraceId::from_u128(1),
-                SpanId::from_u64(i + 1),
-                TraceFlags::SAMPLED,
-            ),
-            "x",
-            t,
-            t,
-        );
+        let mut s = span(i);
         s.attributes = Vec::with_capacity(ATTRIBUTES_CAPACITY);
         s
     }

@@ -1522,6 +1522,19 @@ mod tests {
             .unwrap()
     }
 
+    /// Ends spans `ids` of `resource` into `p`, then flushes.
+    fn end_and_flush(
+        p: &BatchProcessor,
+        ids: std::ops::Range<u64>,
+        resource: &Arc<prela_core::Resource>,
+    ) {
+        for id in ids {
+            p.on_end(span_of(id, resource));
+        }
+        p.force_flush(Instant::now() + Duration::from_secs(10))
+            .unwrap();
+    }
+
     /// Waits (at most 10 s) until nothing but the test holds `resource`.
     fn released(resource: &Arc<prela_core::Resource>, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -1542,11 +1555,7 @@ mod tests {
     fn an_idle_processor_lets_go_of_exported_spans() {
         let resource = Arc::new(prela_core::Resource::with_service_name("held"));
         let p = small_discarding(Duration::from_millis(20));
-        for i in 0..40 {
-            p.on_end(span_of(i + 1, &resource));
-        }
-        p.force_flush(Instant::now() + Duration::from_secs(10))
-            .unwrap();
+        end_and_flush(&p, 1..41, &resource);
         assert_eq!(p.stats().exported, 40);
         released(&resource, "idle for many scheduled delays");
     }
@@ -1559,18 +1568,11 @@ mod tests {
         let new = Arc::new(prela_core::Resource::with_service_name("new"));
         // The timer never fires: only the lanes empty segments.
         let p = small_discarding(Duration::from_secs(600));
-        for i in 0..8 {
-            p.on_end(span_of(i + 1, &old));
-        }
-        p.force_flush(Instant::now() + Duration::from_secs(10))
-            .unwrap();
+        end_and_flush(&p, 1..9, &old);
         // Every spare segment is taken and refilled within these rounds.
         for round in 0..20u64 {
-            for i in 0..8 {
-                p.on_end(span_of(100 + round * 8 + i, &new));
-            }
-            p.force_flush(Instant::now() + Duration::from_secs(10))
-                .unwrap();
+            let first = 100 + round * 8;
+            end_and_flush(&p, first..first + 8, &new);
         }
         assert_eq!(p.stats().exported, 8 + 20 * 8);
         released(&old, "segments reused by the lane");
