@@ -26,7 +26,7 @@
 //! most [`MAX_RECYCLED_CAPACITY`] slots.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{BorrowMutError, RefCell, RefMut};
 use std::sync::OnceLock;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -116,38 +116,45 @@ pub fn events() -> Vec<Event> {
 /// grow keeps `x` on the stack across the call that grows, and a value
 /// built there in pieces and copied out in wider loads stalls store
 /// forwarding: a few nanoseconds for every attribute, event or queued
-/// span on the application's thread.
+/// span on the application's thread. The push that grows takes the vector
+/// by value and hands it back, so `v`'s address does not escape: a vector
+/// inside a struct on the stack (a span builder) would otherwise keep the
+/// compiler from holding that struct in place, and it copies the struct
+/// on every move instead.
 #[inline(always)]
 pub fn push<T>(v: &mut Vec<T>, x: T) {
     if v.len() < v.capacity() {
         v.push(x);
     } else {
-        push_growing(v, x);
+        *v = push_growing(std::mem::take(v), x);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn push_growing<T>(v: &mut Vec<T>, x: T) {
+fn push_growing<T>(mut v: Vec<T>, x: T) -> Vec<T> {
     v.push(x);
+    v
 }
 
 /// Collects emptied vectors and hands them to the shared pool a chunk at a
 /// time.
-struct Returns<T> {
+struct Returns<T: 'static> {
     chunk: Chunk<T>,
     min_capacity: usize,
+    to: &'static Sender<Chunk<T>>,
 }
 
 impl<T: OwnsNothing> Returns<T> {
-    fn new(min_capacity: usize) -> Self {
+    fn new(min_capacity: usize, to: &'static Sender<Chunk<T>>) -> Self {
         Returns {
             chunk: Vec::new(),
             min_capacity,
+            to,
         }
     }
 
-    fn add(&mut self, mut v: Vec<T>, to: &Sender<Chunk<T>>) {
+    fn add(&mut self, mut v: Vec<T>) {
         if !keeps(self.min_capacity, &v) {
             return;
         }
@@ -157,14 +164,14 @@ impl<T: OwnsNothing> Returns<T> {
         }
         self.chunk.push(v);
         if self.chunk.len() >= CHUNK {
-            self.send(to);
+            self.send();
         }
     }
 
-    fn send(&mut self, to: &Sender<Chunk<T>>) {
+    fn send(&mut self) {
         if !self.chunk.is_empty() {
             // A full pool drops the chunk: its vectors are freed.
-            let _ = to.try_send(std::mem::take(&mut self.chunk));
+            let _ = self.to.try_send(std::mem::take(&mut self.chunk));
         }
     }
 }
@@ -182,18 +189,21 @@ fn keeps<T>(min_capacity: usize, v: &Vec<T>) -> bool {
 /// it when a thread's lane reuses a segment that carried an exported batch.
 pub fn recycle_here(spans: &mut Vec<SpanData>) {
     let p = pool();
-    keep_here(
-        &ATTRIBUTES,
-        &p.attributes.0,
-        ATTRIBUTES_CAPACITY,
-        spans.iter_mut().map(|s| std::mem::take(&mut s.attributes)),
-    );
-    keep_here(
-        &EVENTS,
-        &p.events.0,
-        EVENTS_CAPACITY,
-        spans.iter_mut().map(|s| std::mem::take(&mut s.events)),
-    );
+    let mut attributes = Returns::new(ATTRIBUTES_CAPACITY, &p.attributes.0);
+    let mut events = Returns::new(EVENTS_CAPACITY, &p.events.0);
+    // One pass over the spans for both kinds. If the thread is exiting,
+    // its chunks are gone and the vectors are freed with their spans.
+    let _ = ATTRIBUTES.try_with(|a| {
+        EVENTS.try_with(|e| {
+            let (mut a, mut e) = (a.try_borrow_mut(), e.try_borrow_mut());
+            for s in spans.iter_mut() {
+                keep_here(&mut a, &mut attributes, std::mem::take(&mut s.attributes));
+                keep_here(&mut e, &mut events, std::mem::take(&mut s.events));
+            }
+        })
+    });
+    attributes.send();
+    events.send();
     spans.clear();
 }
 
@@ -239,45 +249,38 @@ fn empty<T: OwnsNothing>(v: &mut Vec<T>) {
     v.clear();
 }
 
+/// `v`, emptied, into this thread's `chunk` while it has room, else to
+/// `overflow` (for the shared pool).
+#[inline(always)]
 fn keep_here<T: OwnsNothing>(
-    local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>,
-    shared: &Sender<Chunk<T>>,
-    min_capacity: usize,
-    vectors: impl Iterator<Item = Vec<T>>,
+    chunk: &mut Result<RefMut<'_, Chunk<T>>, BorrowMutError>,
+    overflow: &mut Returns<T>,
+    mut v: Vec<T>,
 ) {
-    let mut overflow = Returns::new(min_capacity);
-    // If the thread is exiting, its chunk is gone and the vectors are
-    // freed with their spans.
-    let _ = local.try_with(|chunk| {
-        let mut chunk = chunk.try_borrow_mut();
-        for mut v in vectors {
-            match &mut chunk {
-                Ok(chunk) if chunk.len() < LOCAL_MAX => {
-                    if keeps(min_capacity, &v) {
-                        empty(&mut v);
-                        chunk.push(v);
-                    }
-                }
-                _ => overflow.add(v, shared),
+    match chunk {
+        Ok(chunk) if chunk.len() < LOCAL_MAX => {
+            if keeps(overflow.min_capacity, &v) {
+                empty(&mut v);
+                chunk.push(v);
             }
         }
-    });
-    overflow.send(shared);
+        _ => overflow.add(v),
+    }
 }
 
 /// Empties `spans`, handing their attribute and event vectors (emptied)
 /// to the shared pool for new spans.
 pub fn recycle_all(spans: &mut Vec<SpanData>) {
     let p = pool();
-    let mut attributes = Returns::new(ATTRIBUTES_CAPACITY);
-    let mut events = Returns::new(EVENTS_CAPACITY);
+    let mut attributes = Returns::new(ATTRIBUTES_CAPACITY, &p.attributes.0);
+    let mut events = Returns::new(EVENTS_CAPACITY, &p.events.0);
     for span in spans.iter_mut() {
-        attributes.add(std::mem::take(&mut span.attributes), &p.attributes.0);
-        events.add(std::mem::take(&mut span.events), &p.events.0);
+        attributes.add(std::mem::take(&mut span.attributes));
+        events.add(std::mem::take(&mut span.events));
     }
     spans.clear();
-    attributes.send(&p.attributes.0);
-    events.send(&p.events.0);
+    attributes.send();
+    events.send();
 }
 
 #[cfg(test)]

@@ -274,7 +274,10 @@ impl Span {
                 tracer.finish(&mut self.data);
             }
         }
-        self.data = None;
+        // Usually the processor took it; dropping an empty slot is a call.
+        if self.data.is_some() {
+            self.data = None;
+        }
     }
 }
 

@@ -279,6 +279,12 @@ impl TracerBuilder {
     }
 }
 
+/// Drops a parent a builder replaces, out of line (see
+/// [`SpanBuilder::parent_span_context`]).
+#[cold]
+#[inline(never)]
+fn drop_cold(_: SpanContext) {}
+
 enum Parent {
     Current,
     Root,
@@ -342,7 +348,13 @@ impl SpanBuilder<'_> {
     /// The parent is this span context.
     #[inline]
     pub fn parent_span_context(mut self, sc: SpanContext) -> Self {
-        self.parent = Parent::Explicit(sc);
+        // The replaced parent is moved out before it is dropped: dropping it
+        // where it lies would hand the builder's address to the drop code,
+        // and the compiler would then copy the whole builder from slot to
+        // slot at every call of the chain.
+        if let Parent::Explicit(old) = std::mem::replace(&mut self.parent, Parent::Explicit(sc)) {
+            drop_cold(old);
+        }
         self
     }
 
