@@ -26,10 +26,14 @@ use std::time::{Duration, SystemTime};
 /// clock again.
 pub const ANCHOR_WINDOW: Duration = Duration::from_millis(10);
 
+/// [`ANCHOR_WINDOW`] in nanoseconds.
+const WINDOW_NANOS: u64 = ANCHOR_WINDOW.as_nanos() as u64;
+
+/// A wall-clock reading and the counter's raw value at that moment.
 #[derive(Clone, Copy)]
 struct Anchor {
     wall: SystemTime,
-    at: quanta::Instant,
+    raw: u64,
 }
 
 thread_local! {
@@ -52,12 +56,18 @@ pub fn calibrate() {
 #[inline]
 pub fn now() -> SystemTime {
     let clock = counter();
-    let at = clock.now();
+    // The raw counter, scaled only as the distance from the anchor: one
+    // multiplication, and the window is a comparison of integers.
+    let raw = clock.raw();
     ANCHOR
         .try_with(|cell| {
             if let Some(a) = cell.get() {
-                if let Some(elapsed) = at.checked_duration_since(a.at) {
-                    if elapsed < ANCHOR_WINDOW {
+                if raw > a.raw {
+                    let elapsed = clock.delta_as_nanos(a.raw, raw);
+                    if elapsed < WINDOW_NANOS {
+                        // Under a second: no carry into whole seconds to work out.
+                        #[allow(clippy::cast_possible_truncation)]
+                        let elapsed = Duration::new(0, elapsed as u32);
                         if let Some(t) = a.wall.checked_add(elapsed) {
                             return t;
                         }
@@ -71,8 +81,9 @@ pub fn now() -> SystemTime {
 }
 
 /// Counter readings around a wall-clock reading further apart than this
-/// mean the thread was preempted in between: the pair is read again.
-const TIGHT: Duration = Duration::from_micros(20);
+/// (in nanoseconds) mean the thread was preempted in between: the pair is
+/// read again.
+const TIGHT_NANOS: u64 = 20_000;
 
 #[cold]
 fn reanchor(cell: &Cell<Option<Anchor>>, clock: &quanta::Clock) -> SystemTime {
@@ -81,20 +92,20 @@ fn reanchor(cell: &Cell<Option<Anchor>>, clock: &quanta::Clock) -> SystemTime {
     // shift every timestamp of the next window by the time it was off the
     // CPU. Up to three tries, keeping the tightest.
     let read = || {
-        let before = clock.now();
+        let before = clock.raw();
         let wall = SystemTime::now();
-        let gap = clock.now().saturating_duration_since(before);
+        let after = clock.raw();
         (
-            gap,
+            clock.delta_as_nanos(before, after),
             Anchor {
                 wall,
-                at: before + gap / 2,
+                raw: before + after.saturating_sub(before) / 2,
             },
         )
     };
     let (mut gap, mut anchor) = read();
     for _ in 1..3 {
-        if gap <= TIGHT {
+        if gap <= TIGHT_NANOS {
             break;
         }
         let (g, a) = read();
