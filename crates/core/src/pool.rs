@@ -196,9 +196,16 @@ pub fn recycle_here(spans: &mut Vec<SpanData>) {
     let _ = ATTRIBUTES.try_with(|a| {
         EVENTS.try_with(|e| {
             let (mut a, mut e) = (a.try_borrow_mut(), e.try_borrow_mut());
-            for s in spans.iter_mut() {
-                keep_here(&mut a, &mut attributes, std::mem::take(&mut s.attributes));
-                keep_here(&mut e, &mut events, std::mem::take(&mut s.events));
+            // Taken apart, not emptied in place: what is left of each span
+            // then has no vector for its drop code to look at.
+            for SpanData {
+                attributes: span_attributes,
+                events: span_events,
+                ..
+            } in spans.drain(..)
+            {
+                keep_here(&mut a, &mut attributes, span_attributes);
+                keep_here(&mut e, &mut events, span_events);
             }
         })
     });
