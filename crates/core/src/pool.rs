@@ -80,9 +80,23 @@ thread_local! {
     static EVENTS: RefCell<Chunk<Event>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One vector from this thread's chunk, refilled from the shared pool when
-/// it runs out; `None` when both are empty (or the thread is exiting).
-fn take<T>(
+/// One vector from this thread's chunk; `None` when it is empty (or in
+/// use, or the thread is exiting). Kept apart from the refill so that the
+/// usual case is a handful of instructions with nothing to save and
+/// restore around it.
+#[inline(always)]
+fn pop_local<T>(local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>) -> Option<Vec<T>> {
+    local
+        .try_with(|chunk| chunk.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten()
+}
+
+/// One vector from the shared pool, after this thread's chunk ran out: a
+/// whole chunk of them is moved to this thread. `None` when the shared pool
+/// is empty too (or the thread is exiting).
+#[inline(never)]
+fn refill<T>(
     local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>,
     shared: &Receiver<Chunk<T>>,
 ) -> Option<Vec<T>> {
@@ -101,14 +115,24 @@ fn take<T>(
 
 /// An empty attribute vector with room for at least
 /// [`ATTRIBUTES_CAPACITY`] attributes, recycled when one is available.
+#[inline]
 pub fn attributes() -> Vec<KeyValue> {
-    take(&ATTRIBUTES, &pool().attributes.1)
-        .unwrap_or_else(|| Vec::with_capacity(ATTRIBUTES_CAPACITY))
+    match pop_local(&ATTRIBUTES) {
+        Some(v) => v,
+        None => refill(&ATTRIBUTES, &pool().attributes.1)
+            .unwrap_or_else(|| Vec::with_capacity(ATTRIBUTES_CAPACITY)),
+    }
 }
 
 /// An empty event vector, recycled when one is available.
+#[inline]
 pub fn events() -> Vec<Event> {
-    take(&EVENTS, &pool().events.1).unwrap_or_else(|| Vec::with_capacity(EVENTS_CAPACITY))
+    match pop_local(&EVENTS) {
+        Some(v) => v,
+        None => {
+            refill(&EVENTS, &pool().events.1).unwrap_or_else(|| Vec::with_capacity(EVENTS_CAPACITY))
+        }
+    }
 }
 
 /// `v.push(x)`, with `x` written straight into `v`'s spare room when it
