@@ -120,13 +120,14 @@ impl Span {
         };
         let limits = &r.tracer.limits;
         let key = key.into();
-        let value = value.into();
         let attrs = &mut r.data.attributes;
-        // The value is cut where it lands, not before: a value whose
-        // address is taken first lives on the stack, and copying it from
-        // there into the vector stalls (see `prela_core::pool::push`).
+        // The value is made where it lands, and cut there, not before: a
+        // `Value` made first lives on the stack across the search for the
+        // key, and copying it from there into the vector stalls (it was
+        // written in narrower pieces than it is read; see
+        // `prela_core::pool::push`).
         let slot = if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
-            slot.value = value;
+            slot.value = value.into();
             Some(slot)
         } else if attrs.len() < limits.max_attributes {
             if attrs.capacity() == 0 {
@@ -183,12 +184,18 @@ impl Span {
                 kv.value.truncate_strings(max);
             }
         }
-        let mut event = Event::new(name, timestamp, attributes);
-        event.dropped_attributes_count = dropped;
-        if r.data.events.capacity() == 0 {
-            r.data.events = prela_core::pool::events();
+        let events = &mut r.data.events;
+        if events.capacity() == 0 {
+            // The vector in place never allocated: nothing to drop.
+            std::mem::forget(std::mem::replace(events, prela_core::pool::events()));
         }
-        prela_core::pool::push(&mut r.data.events, event);
+        // Made where it lands (see `set_attribute`).
+        prela_core::pool::push(events, Event::new(name, timestamp, attributes));
+        if dropped > 0 {
+            if let Some(event) = events.last_mut() {
+                event.dropped_attributes_count = dropped;
+            }
+        }
     }
 
     /// Sets the status. `Pending` turns into `Success` when the span ends.
