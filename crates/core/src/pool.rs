@@ -115,7 +115,12 @@ fn refill<T>(
 
 /// An empty attribute vector with room for at least
 /// [`ATTRIBUTES_CAPACITY`] attributes, recycled when one is available.
-#[inline]
+///
+/// Always inlined: a vector returned from a call is written to the
+/// caller's stack a word at a time and read back wider as it moves on into
+/// the span or builder, and that load stalls (store forwarding); inlined,
+/// it goes from this thread's chunk straight to where it is kept.
+#[inline(always)]
 pub fn attributes() -> Vec<KeyValue> {
     match pop_local(&ATTRIBUTES) {
         Some(v) => v,
@@ -125,7 +130,7 @@ pub fn attributes() -> Vec<KeyValue> {
 }
 
 /// An empty event vector, recycled when one is available.
-#[inline]
+#[inline(always)]
 pub fn events() -> Vec<Event> {
     match pop_local(&EVENTS) {
         Some(v) => v,
