@@ -80,21 +80,32 @@ thread_local! {
     static EVENTS: RefCell<Chunk<Event>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One vector from this thread's chunk; `None` when it is empty (or in
-/// use, or the thread is exiting). Kept apart from the refill so that the
-/// usual case is a handful of instructions with nothing to save and
-/// restore around it.
+/// One vector from this thread's chunk, popped inline; when the chunk is
+/// empty (or in use, or the thread is exiting), from [`refill`], out of
+/// line, or else a fresh one with `capacity` slots.
+/// Kept apart so that the usual case is a handful of instructions with
+/// nothing to save and restore around it.
 #[inline(always)]
-fn pop_local<T>(local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>) -> Option<Vec<T>> {
-    local
+fn take<T>(
+    local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>,
+    shared: fn() -> &'static Receiver<Chunk<T>>,
+    capacity: usize,
+) -> Vec<T> {
+    match local
         .try_with(|chunk| chunk.try_borrow_mut().ok()?.pop())
         .ok()
         .flatten()
+    {
+        Some(v) => v,
+        None => refill(local, shared()).unwrap_or_else(|| Vec::with_capacity(capacity)),
+    }
 }
 
-/// One vector from the shared pool, after this thread's chunk ran out: a
-/// whole chunk of them is moved to this thread. `None` when the shared pool
-/// is empty too (or the thread is exiting).
+/// A vector from the shared pool once this thread's chunk ran out (a whole
+/// chunk of them moves to this thread); `None` when the shared pool is
+/// empty too (or the thread is exiting). The fresh vector that then takes
+/// its place is made inline by the caller: returned from here, it would
+/// come back through memory.
 #[inline(never)]
 fn refill<T>(
     local: &'static std::thread::LocalKey<RefCell<Chunk<T>>>,
@@ -103,10 +114,8 @@ fn refill<T>(
     local
         .try_with(|chunk| {
             let mut chunk = chunk.try_borrow_mut().ok()?;
-            if chunk.is_empty() {
-                // Appended, so the chunk keeps the room `recycle_here` gave it.
-                chunk.append(&mut shared.try_recv().ok()?);
-            }
+            // Appended, so the chunk keeps the room `recycle_here` gave it.
+            chunk.append(&mut shared.try_recv().ok()?);
             chunk.pop()
         })
         .ok()
@@ -122,22 +131,13 @@ fn refill<T>(
 /// it goes from this thread's chunk straight to where it is kept.
 #[inline(always)]
 pub fn attributes() -> Vec<KeyValue> {
-    match pop_local(&ATTRIBUTES) {
-        Some(v) => v,
-        None => refill(&ATTRIBUTES, &pool().attributes.1)
-            .unwrap_or_else(|| Vec::with_capacity(ATTRIBUTES_CAPACITY)),
-    }
+    take(&ATTRIBUTES, || &pool().attributes.1, ATTRIBUTES_CAPACITY)
 }
 
 /// An empty event vector, recycled when one is available.
 #[inline(always)]
 pub fn events() -> Vec<Event> {
-    match pop_local(&EVENTS) {
-        Some(v) => v,
-        None => {
-            refill(&EVENTS, &pool().events.1).unwrap_or_else(|| Vec::with_capacity(EVENTS_CAPACITY))
-        }
-    }
+    take(&EVENTS, || &pool().events.1, EVENTS_CAPACITY)
 }
 
 /// `v.push(x)`, with `x` written straight into `v`'s spare room when it
