@@ -408,7 +408,12 @@ impl Shared {
 
     /// Spans queued: in full segments and in every lane.
     fn queued(&self) -> usize {
-        let in_lanes: usize = self.lanes.iter().map(|l| l.lock().open.len()).sum();
+        // Every lane's lock, then the queue's, held together and taken in
+        // the order producers take them: read one at a time, a segment
+        // published between two reads was counted twice, in its lane and
+        // in the queue. Not on the span path (stats, flush, shutdown).
+        let lanes: Vec<_> = self.lanes.iter().map(|l| l.lock()).collect();
+        let in_lanes: usize = lanes.iter().map(|l| l.open.len()).sum();
         in_lanes + self.queue().full_len
     }
 
