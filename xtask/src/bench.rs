@@ -20,7 +20,9 @@ use crate::png::Canvas;
 pub const SDKS: [&str; 2] = ["prela", "otel"];
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 7] = ["w1", "w3", "w2", "w2-gzip", "w2-paced", "w4", "reserve"];
+pub const WORKLOADS: [&str; 8] = [
+    "w1", "w3", "w2", "w2-gzip", "w2-paced", "w1-paced", "w4", "reserve",
+];
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -404,7 +406,11 @@ pub fn targets(s: &Value) -> Vec<Target> {
                 value: r,
                 bound,
                 met: if at_least { r >= bound } else { r <= bound },
-                detail: String::new(),
+                detail: if w == "w2-paced" {
+                    paced_detail(s)
+                } else {
+                    String::new()
+                },
             });
         }
     }
@@ -453,6 +459,25 @@ pub fn targets(s: &Value) -> Vec<Target> {
         });
     }
     t
+}
+
+/// The paced target's CPU per span for each SDK, and how much of it
+/// producing alone costs at the same pace (`w1-paced`, when it ran).
+fn paced_detail(s: &Value) -> String {
+    let us = |w: &str, sdk: &str| get(s, w, sdk, "cpu_s_per_million");
+    let mut d = format!(
+        "CPU per span: Prela {:.2} us, opentelemetry {:.2} us",
+        us("w2-paced", "prela"),
+        us("w2-paced", "otel")
+    );
+    if s.get("w1-paced").is_some() {
+        d.push_str(&format!(
+            "; producing alone at that pace (w1-paced): Prela {:.2} us, opentelemetry {:.2} us",
+            us("w1-paced", "prela"),
+            us("w1-paced", "otel")
+        ));
+    }
+    d
 }
 
 /// The rows of the report: (key, label, unit scale, digits).
@@ -574,6 +599,10 @@ fn describe(w: &str, o: &Options) -> String {
         "w2" => "W2: one producer, OTLP/HTTP protobuf to the loopback receiver".into(),
         "w2-gzip" => "W2 with gzip".into(),
         "w2-paced" => format!("W2 paced at {} spans/s", fmt_num(o.pace as f64, 0)),
+        "w1-paced" => format!(
+            "W1 paced at {} spans/s: producing alone, exporter that discards",
+            fmt_num(o.pace as f64, 0)
+        ),
         "w4" => "W4: OTLP/HTTP to a closed loopback port".into(),
         "reserve" => "An empty processor with a 65,536-span queue".into(),
         other => other.into(),
@@ -974,6 +1003,25 @@ mod tests {
         assert!(!t[1].met, "4x is short of 5x");
         let png = chart(&summary).to_png();
         assert!(png.len() > 100);
+    }
+
+    #[test]
+    fn the_paced_target_tells_what_producing_alone_costs() {
+        let cpu = |us: f64| json!({"cpu_s_per_million": us});
+        let mut s = json!({"w2-paced": {"prela": cpu(1.0), "otel": cpu(4.0)}});
+        let t = targets(&s);
+        assert!(!t[0].met, "0.25x is over 0.2x");
+        assert_eq!(
+            t[0].detail,
+            "CPU per span: Prela 1.00 us, opentelemetry 4.00 us"
+        );
+        s["w1-paced"] = json!({"prela": cpu(0.4), "otel": cpu(0.8)});
+        let t = targets(&s);
+        assert!(t[0].detail.ends_with(
+            "producing alone at that pace (w1-paced): Prela 0.40 us, opentelemetry 0.80 us"
+        ));
+        let o = Options::parse(&["--only", "w1-paced"]).unwrap();
+        assert!(describe("w1-paced", &o).contains("50,000 spans/s"));
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub enum Workload {
     W2Gzip,
     /// W2 paced at a fixed rate (spans per second).
     W2Paced,
+    /// W1 paced at W2's rate: what producing alone costs when paced, the
+    /// share of the paced CPU that is no exporter's.
+    W1Paced,
     /// Four producers, an exporter that discards.
     W3,
     /// OTLP/HTTP to a closed loopback port.
@@ -93,10 +96,12 @@ pub enum Workload {
 }
 
 impl Workload {
-    /// Parses `w1`, `w2`, `w2-gzip`, `w2-paced`, `w3`, `w4`, `reserve`.
+    /// Parses `w1`, `w1-paced`, `w2`, `w2-gzip`, `w2-paced`, `w3`, `w4`,
+    /// `reserve`.
     pub fn parse(s: &str) -> Option<Workload> {
         Some(match s {
             "w1" => Workload::W1,
+            "w1-paced" => Workload::W1Paced,
             "w2" => Workload::W2,
             "w2-gzip" => Workload::W2Gzip,
             "w2-paced" => Workload::W2Paced,
@@ -189,7 +194,7 @@ impl Config {
             endpoint,
             spans,
             producers: if workload == Workload::W3 { 4 } else { 1 },
-            pace: (workload == Workload::W2Paced).then_some(pace),
+            pace: matches!(workload, Workload::W2Paced | Workload::W1Paced).then_some(pace),
             queue: 65_536,
             shutdown_timeout: Duration::from_secs(5),
         })
