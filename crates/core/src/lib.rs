@@ -26,6 +26,7 @@ pub mod json;
 pub mod pool;
 pub mod sampler;
 pub mod span;
+pub mod thread;
 pub mod time;
 pub mod value;
 

@@ -12,12 +12,12 @@ use prela_core::attributes::{ERROR_MESSAGE, ERROR_TYPE, EXCEPTION_MESSAGE, EXCEP
 use prela_core::value::Str;
 use prela_core::{Event, Key, KeyValue, SpanContext, SpanData, SpanType, Status, Value};
 
-use crate::tracer::TracerInner;
+use crate::tracer::Shard;
 
 /// A recording span's data and the tracer it goes to, borrowed.
 struct Recording<'a> {
     data: &'a mut SpanData,
-    tracer: &'a TracerInner,
+    tracer: &'a Shard,
 }
 
 /// A span being recorded. Ends when [`Span::end`] is called or when dropped.
@@ -34,7 +34,7 @@ pub struct Span {
     /// this is. Ending hands this slot to the processor, which moves the
     /// 240-byte data out of it once, straight into its queue.
     data: Option<SpanData>,
-    tracer: Option<Arc<TracerInner>>,
+    tracer: Option<Arc<Shard>>,
 }
 
 impl fmt::Debug for Span {
@@ -59,11 +59,7 @@ impl Span {
     }
 
     #[inline]
-    pub(crate) fn recording(
-        span_context: SpanContext,
-        data: SpanData,
-        tracer: Arc<TracerInner>,
-    ) -> Self {
+    pub(crate) fn recording(span_context: SpanContext, data: SpanData, tracer: Arc<Shard>) -> Self {
         Span {
             span_context,
             data: Some(data),
@@ -278,7 +274,7 @@ impl Span {
         let sampled = data.span_context.is_sampled();
         if let Some(tracer) = self.tracer.take() {
             if sampled {
-                tracer.finish(&mut self.data);
+                tracer.inner.finish(&mut self.data);
             }
         }
         // Usually the processor took it; dropping an empty slot is a call.

@@ -275,6 +275,94 @@ fn record_only_spans_record_but_are_not_handed_on() {
     assert!(c.take().is_empty());
 }
 
+/// A processor that collects span names and says when it is dropped.
+struct Watched {
+    ended: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl prela_core::SpanProcessor for Watched {
+    fn on_end(&self, span: SpanData) {
+        // The limits reach spans on every thread: one attribute kept.
+        assert_eq!(
+            (span.attributes.len(), span.dropped_attributes_count),
+            (1, 1)
+        );
+        self.ended.lock().unwrap().push(span.name.to_string());
+    }
+    fn force_flush(&self, _: std::time::Instant) -> Result<(), prela_core::ExportError> {
+        Ok(())
+    }
+    fn shutdown(&self, _: std::time::Instant) -> Result<(), prela_core::ExportError> {
+        Ok(())
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn spans_started_on_many_threads_outlive_the_tracer_then_let_it_go() {
+    use std::sync::atomic::Ordering;
+    let ended = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut one_attribute = SpanLimits::default();
+    one_attribute.max_attributes = 1;
+    let tracer = Tracer::builder()
+        .service_name("test")
+        .limits(one_attribute)
+        .processor(Watched {
+            ended: ended.clone(),
+            dropped: dropped.clone(),
+        })
+        .build();
+    // Started on 24 threads (more than the tracer has shards on small
+    // machines, so some threads share one), ended elsewhere.
+    let spans: Vec<_> = (0..24)
+        .map(|i| {
+            let t = tracer.clone();
+            std::thread::spawn(move || {
+                let mut span = t.start_span(format!("s{i}"));
+                span.set_attribute("a", 1);
+                span.set_attribute("b", 2);
+                span
+            })
+        })
+        .map(|h| h.join().unwrap())
+        .collect();
+    drop(tracer);
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "spans still hold the tracer"
+    );
+    let mut last = None;
+    for (i, mut span) in spans.into_iter().enumerate() {
+        if i == 23 {
+            last = Some(span);
+            continue;
+        }
+        span.end();
+    }
+    assert_eq!(ended.lock().unwrap().len(), 23);
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "one span is still recording"
+    );
+    drop(last);
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the last span let the tracer go"
+    );
+    let mut names = ended.lock().unwrap().clone();
+    names.sort_by_key(|n| n[1..].parse::<u32>().unwrap());
+    let want: Vec<_> = (0..24).map(|i| format!("s{i}")).collect();
+    assert_eq!(names, want);
+}
+
 #[test]
 fn every_processor_gets_the_same_span() {
     let (a, b, last) = (Collect::default(), Collect::default(), Collect::default());

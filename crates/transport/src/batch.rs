@@ -1,7 +1,6 @@
 //! [`BatchProcessor`]: a bounded queue and one worker thread per processor
 //! (plus helper threads when the exporter takes concurrent calls).
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -274,24 +273,6 @@ const RESERVE: usize = 64;
 /// Spare segments kept for reuse, besides one per lane.
 const SPARE_SEGMENTS: usize = 2;
 
-/// This thread's number, for picking its lane: threads are numbered in the
-/// order they first end a span, so a few busy threads get lanes of their
-/// own.
-fn thread_number() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static NUMBER: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    NUMBER
-        .try_with(|n| {
-            if n.get() == usize::MAX {
-                n.set(NEXT.fetch_add(1, Ordering::Relaxed));
-            }
-            n.get()
-        })
-        .unwrap_or(0)
-}
-
 struct Shared {
     exporter: Arc<dyn SpanExporter>,
     config: BatchConfig,
@@ -352,10 +333,12 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// This thread's lane.
+    /// This thread's lane: threads are numbered in the order they first
+    /// start or end a span ([`prela_core::thread::number`]), so a few busy
+    /// threads get lanes of their own.
     fn own_lane(&self) -> &PaddedLane {
         // Never out of bounds: there is at least one lane (see `lanes`).
-        &self.lanes[thread_number() % self.lanes.len().max(1)]
+        &self.lanes[prela_core::thread::number() % self.lanes.len().max(1)]
     }
 
     /// Gives `lane` an open segment if it has none, and reserves room for
