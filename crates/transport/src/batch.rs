@@ -381,6 +381,17 @@ impl Shared {
         self.set_taken(q, q.taken.saturating_sub(n));
     }
 
+    /// Moves segments from `from` to the queue's spares while it has fewer
+    /// than `spare_segments`.
+    fn restock(&self, q: &mut Queue, from: &mut Vec<Vec<SpanData>>) {
+        while q.spare.len() < self.spare_segments {
+            match from.pop() {
+                Some(v) => q.spare.push(v),
+                None => break,
+            }
+        }
+    }
+
     /// Moves a full segment from `lane` to the queue.
     fn publish(&self, lane: &mut Lane) {
         let full = std::mem::take(&mut lane.open);
@@ -949,12 +960,7 @@ impl Worker {
                 };
                 q.full_len = q.full_len.saturating_sub(segment.len());
                 s.give_back(&mut q, segment.len());
-                while q.spare.len() < s.spare_segments {
-                    match self.spares.pop() {
-                        Some(v) => q.spare.push(v),
-                        None => break,
-                    }
-                }
+                s.restock(&mut q, &mut self.spares);
                 segment
             };
             moved += segment.len();
@@ -999,13 +1005,7 @@ impl Worker {
         for segment in &mut spares {
             prela_core::pool::recycle_all(segment);
         }
-        let mut q = s.queue();
-        while q.spare.len() < s.spare_segments {
-            match spares.pop() {
-                Some(v) => q.spare.push(v),
-                None => break,
-            }
-        }
+        s.restock(&mut s.queue(), &mut spares);
     }
 
     /// Adds a segment to the batch: it becomes the batch when the batch is
