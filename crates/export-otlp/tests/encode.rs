@@ -174,6 +174,56 @@ fn spans_of_two_resources_are_grouped() {
     assert_eq!(req.resource_spans[1].scope_spans[0].spans.len(), 1);
 }
 
+/// Spans of one tracer made on different threads hold different `Arc`s
+/// of equal resources: one group, in order, whatever the number of `Arc`s.
+#[test]
+fn equal_resources_in_different_arcs_are_one_group() {
+    let other = Arc::new(Resource::with_service_name("other"));
+    // More distinct `Arc`s than the grouping remembers, interleaved.
+    let copies: Vec<Arc<Resource>> = (0..300).map(|_| Arc::new((*resource()).clone())).collect();
+    let mut batch = Vec::new();
+    for round in 0..3 {
+        for (i, r) in copies.iter().enumerate() {
+            let mut s = llm_span(if i % 7 == 3 { &other } else { r });
+            s.name = format!("{round}-{i}").into();
+            batch.push(s);
+        }
+    }
+    // The message structs, and the bytes written straight from the spans.
+    let direct = prela_export_otlp::wire::encode_request(&batch);
+    for req in [
+        request(&batch),
+        ExportTraceServiceRequest::decode(direct.as_slice()).unwrap(),
+    ] {
+        assert_eq!(req.resource_spans.len(), 2);
+        let names = |g: usize| -> Vec<String> {
+            req.resource_spans[g].scope_spans[0]
+                .spans
+                .iter()
+                .map(|s| s.name.clone())
+                .collect()
+        };
+        let expected = |other: bool| -> Vec<String> {
+            batch
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i % 300 % 7 == 3) == other)
+                .map(|(_, s)| s.name.to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(0),
+            expected(false),
+            "the first resource's spans, in order"
+        );
+        assert_eq!(
+            names(1),
+            expected(true),
+            "the other resource's spans, in order"
+        );
+    }
+}
+
 #[test]
 fn json_mapping_follows_otlp_rules() {
     let r = resource();

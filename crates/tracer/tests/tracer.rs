@@ -363,6 +363,37 @@ fn spans_started_on_many_threads_outlive_the_tracer_then_let_it_go() {
     assert_eq!(names, want);
 }
 
+/// Threads on different shards hold different `Arc`s of the resource, so
+/// that they do not write one reference count; every span still carries
+/// the tracer's resource.
+#[test]
+fn spans_of_every_thread_carry_the_tracers_resource() {
+    let c = Collect::default();
+    let tracer = Tracer::builder()
+        .service_name("svc")
+        .processor(c.clone())
+        .build();
+    std::thread::scope(|s| {
+        for i in 0..16 {
+            let t = &tracer;
+            s.spawn(move || t.start_span(format!("s{i}")).end());
+        }
+    });
+    let spans = c.spans();
+    assert_eq!(spans.len(), 16);
+    for s in &spans {
+        assert_eq!(*s.resource, **tracer.resource(), "{}", s.name);
+        assert_eq!(s.resource.service_name(), Some("svc"));
+    }
+    let mut arcs: Vec<_> = spans
+        .iter()
+        .map(|s| std::sync::Arc::as_ptr(&s.resource))
+        .collect();
+    arcs.sort();
+    arcs.dedup();
+    assert!(arcs.len() > 1, "16 threads share one resource count");
+}
+
 #[test]
 fn every_processor_gets_the_same_span() {
     let (a, b, last) = (Collect::default(), Collect::default(), Collect::default());
