@@ -561,6 +561,52 @@ fn exports_overlap_up_to_the_exporters_limit_and_flush_waits_for_all() {
     assert_accounted(&s);
 }
 
+/// Batches that come one at a time, further apart than an export takes,
+/// are exported on the worker thread itself even when the exporter takes
+/// concurrent calls: a helper thread would only add wake-ups.
+#[test]
+fn a_trickle_of_batches_is_exported_without_a_helper() {
+    struct Threads(Mutex<Vec<std::thread::ThreadId>>);
+    impl SpanExporter for Threads {
+        fn export(&self, _: &[SpanData]) -> ExportResult {
+            self.0.lock().unwrap().push(std::thread::current().id());
+            ExportResult::Success
+        }
+        fn max_concurrent_exports(&self) -> usize {
+            2
+        }
+    }
+    let e = Arc::new(Threads(Mutex::new(Vec::new())));
+    let p = BatchProcessor::builder_shared(e.clone())
+        .scheduled_delay(Duration::from_secs(60))
+        .max_export_batch_size(10)
+        .build()
+        .unwrap();
+    // A flush exports on the worker thread: its id.
+    p.on_end(span(0));
+    p.force_flush(secs(5)).unwrap();
+    let worker = e.0.lock().unwrap()[0];
+    for round in 0..5 {
+        for i in 0..10 {
+            p.on_end(span(1 + round * 10 + i));
+        }
+        let t = Instant::now();
+        while e.0.lock().unwrap().len() < 2 + round as usize {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "batch {round} not exported"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.shutdown(secs(5)).unwrap();
+    let threads = e.0.lock().unwrap().clone();
+    assert_eq!(threads.len(), 6);
+    assert!(threads.iter().all(|t| *t == worker), "{threads:?}");
+    assert_accounted(&p.stats());
+}
+
 #[test]
 fn the_processor_setting_overrides_the_exporter_and_one_means_in_order() {
     // An exporter that takes one call at a time, allowed three by the
