@@ -1070,9 +1070,11 @@ impl Worker {
             .last_dispatch
             .replace(now)
             .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
-        let busy =
-            since < self.last_export.saturating_mul(2) || !self.shared.queue().full.is_empty();
-        if busy && self.in_flight + 1 < self.concurrency && self.start_helper() {
+        // The queue's lock only when a helper may take the batch at all.
+        if self.in_flight + 1 < self.concurrency
+            && (since < self.last_export.saturating_mul(2) || !self.shared.queue().full.is_empty())
+            && self.start_helper()
+        {
             let batch = std::mem::take(&mut self.batch);
             match self.jobs_tx.send(batch) {
                 Ok(()) => {
