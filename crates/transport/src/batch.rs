@@ -1509,14 +1509,6 @@ mod tests {
         SpanData::new(cx, "s", t, t)
     }
 
-    struct Discard;
-
-    impl SpanExporter for Discard {
-        fn export(&self, _: &[SpanData]) -> ExportResult {
-            ExportResult::Success
-        }
-    }
-
     fn span_of(id: u64, resource: &Arc<prela_core::Resource>) -> SpanData {
         let mut s = span(id);
         s.resource = Arc::clone(resource);
@@ -1526,7 +1518,7 @@ mod tests {
     /// A processor with a queue of 64 and batches of 8, exporting to
     /// nowhere.
     fn small_discarding(delay: Duration) -> BatchProcessor {
-        BatchProcessor::builder(Discard)
+        BatchProcessor::builder(prela_testkit::Discard)
             .max_queue_size(64)
             .max_export_batch_size(8)
             .scheduled_delay(delay)
