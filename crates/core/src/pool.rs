@@ -1,4 +1,4 @@
-//! Recycled attribute and event vectors.
+//! Recycled attribute and event vectors, and resource references.
 //!
 //! A span's attributes and events are built on the application's thread
 //! and would be freed on the batch worker's thread after export. With the
@@ -21,17 +21,26 @@
 //!   and a thread whose own chunk runs out takes a chunk from there, so the
 //!   shared pool is touched once per [`CHUNK`] spans, not once per span.
 //!
+//! [`recycle_here`] also keeps the spans' resource references (up to
+//! [`LOCAL_MAX`]), and [`resource`] hands them on to the spans this thread
+//! starts next: a reference moved from span to span leaves the resource's
+//! count alone, where a clone and a drop per span would write it twice,
+//! from every thread. A thread so holds a resource alive for as long as it
+//! keeps a reference to it: until it starts as many spans, starts a span
+//! of another tracer (each such start lets go of one reference), or
+//! exits. Resources are a handful of attributes each.
+//!
 //! The pool is bounded: at most [`POOL_SIZE`] vectors of each kind in the
 //! shared pool, and [`LOCAL_MAX`] in each thread's own chunk, each of at
 //! most [`MAX_RECYCLED_CAPACITY`] slots.
 
 use std::borrow::Cow;
 use std::cell::{BorrowMutError, RefCell, RefMut};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::span::{Event, SpanData};
+use crate::span::{Event, Resource, SpanData};
 use crate::value::{KeyValue, Value};
 
 /// Most vectors of each kind kept in the shared pool.
@@ -78,6 +87,36 @@ fn pool() -> &'static Pool {
 thread_local! {
     static ATTRIBUTES: RefCell<Chunk<KeyValue>> = const { RefCell::new(Vec::new()) };
     static EVENTS: RefCell<Chunk<Event>> = const { RefCell::new(Vec::new()) };
+    static RESOURCES: RefCell<Vec<Arc<Resource>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A reference to `resource` for a new span: the one a span emptied by
+/// [`recycle_here`] on this thread carried, moved, when it is the same
+/// `Arc`; else a clone. Every span holds its resource from start until
+/// its batch is reused, and a clone and a drop per span are two atomic
+/// writes to the one count every thread writes; moved from span to span,
+/// the count does not change.
+#[inline(always)]
+pub fn resource(resource: &Arc<Resource>) -> Arc<Resource> {
+    match RESOURCES
+        .try_with(|kept| kept.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten()
+    {
+        Some(r) if Arc::ptr_eq(&r, resource) => r,
+        // Another tracer's: let go of it, so that one kept reference of
+        // no use cannot hold up the rest.
+        Some(other) => instead(other, resource),
+        None => Arc::clone(resource),
+    }
+}
+
+/// `resource`, cloned, with `other` let go of.
+#[cold]
+#[inline(never)]
+fn instead(other: Arc<Resource>, resource: &Arc<Resource>) -> Arc<Resource> {
+    drop(other);
+    Arc::clone(resource)
 }
 
 /// One vector from this thread's chunk, popped inline; when the chunk is
@@ -224,18 +263,27 @@ pub fn recycle_here(spans: &mut Vec<SpanData>) {
     // its chunks are gone and the vectors are freed with their spans.
     let _ = ATTRIBUTES.try_with(|a| {
         EVENTS.try_with(|e| {
-            let (mut a, mut e) = (a.try_borrow_mut(), e.try_borrow_mut());
-            // Taken apart, not emptied in place: what is left of each span
-            // then has no vector for its drop code to look at.
-            for SpanData {
-                attributes: span_attributes,
-                events: span_events,
-                ..
-            } in spans.drain(..)
-            {
-                keep_here(&mut a, &mut attributes, span_attributes);
-                keep_here(&mut e, &mut events, span_events);
-            }
+            RESOURCES.try_with(|r| {
+                let (mut a, mut e) = (a.try_borrow_mut(), e.try_borrow_mut());
+                let mut r = r.try_borrow_mut();
+                // Taken apart, not emptied in place: what is left of each
+                // span then has no vector for its drop code to look at.
+                for SpanData {
+                    attributes: span_attributes,
+                    events: span_events,
+                    resource,
+                    ..
+                } in spans.drain(..)
+                {
+                    keep_here(&mut a, &mut attributes, span_attributes);
+                    keep_here(&mut e, &mut events, span_events);
+                    if let Ok(r) = &mut r {
+                        if r.len() < LOCAL_MAX {
+                            r.push(resource);
+                        }
+                    }
+                }
+            })
         })
     });
     attributes.send();
@@ -439,6 +487,55 @@ mod tests {
         ];
         empty(&mut owned);
         assert!(owned.is_empty() && owned.capacity() >= 3);
+    }
+
+    /// Span `i` carrying `resource`.
+    fn span_of(i: u64, resource: &Arc<Resource>) -> SpanData {
+        let mut s = span(i);
+        s.resource = Arc::clone(resource);
+        s
+    }
+
+    #[test]
+    fn recycled_resources_are_taken_over_not_cloned() {
+        std::thread::spawn(|| {
+            let r = Arc::new(Resource::with_service_name("svc"));
+            let other = Arc::new(Resource::with_service_name("other"));
+            let mut spans: Vec<SpanData> = (0..3).map(|i| span_of(i, &r)).collect();
+            // The last span emptied is another tracer's: its reference is
+            // the first one a new span of `r` meets.
+            spans.push(span_of(3, &other));
+            recycle_here(&mut spans);
+            assert_eq!(Arc::strong_count(&r), 4, "kept with the thread");
+            assert_eq!(Arc::strong_count(&other), 2);
+            let first = resource(&r);
+            assert!(Arc::ptr_eq(&first, &r));
+            assert_eq!(Arc::strong_count(&other), 1, "let go of, not kept");
+            assert_eq!(Arc::strong_count(&r), 5, "a clone in its place");
+            let taken: Vec<_> = (0..3).map(|_| resource(&r)).collect();
+            assert!(taken.iter().all(|t| Arc::ptr_eq(t, &r)));
+            assert_eq!(Arc::strong_count(&r), 5, "three taken over");
+            let last = resource(&r);
+            assert_eq!(Arc::strong_count(&r), 6, "none left: a clone");
+            drop((first, taken, last));
+            assert_eq!(Arc::strong_count(&r), 1);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn recycle_here_keeps_at_most_local_max_resources() {
+        std::thread::spawn(|| {
+            let r = Arc::new(Resource::with_service_name("svc"));
+            let mut spans: Vec<SpanData> = (0..LOCAL_MAX as u64 + 100)
+                .map(|i| span_of(i, &r))
+                .collect();
+            recycle_here(&mut spans);
+            assert_eq!(Arc::strong_count(&r), 1 + LOCAL_MAX);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -227,9 +227,9 @@ pub struct SpanData {
     /// Events dropped by the span limits.
     pub dropped_events_count: u32,
     /// The resource of the process that made the span. Spans of one
-    /// tracer carry equal resources, not always the same `Arc` (a tracer
-    /// keeps a copy per thread shard, so that threads do not share one
-    /// reference count): compare resources by value.
+    /// tracer carry its `Arc`; spans of several tracers (or read from a
+    /// file) may carry equal resources in different `Arc`s: compare
+    /// resources by value.
     pub resource: Arc<Resource>,
     /// The Python SDK's replay capture, kept as is when read from a file.
     pub replay_snapshot: Option<Value>,

@@ -60,12 +60,10 @@ impl TracerInner {
 /// span holding the tracer did: a span may end on any thread, after the
 /// application dropped every [`Tracer`].
 ///
-/// Each shard has its own copy of the resource too, for the same reason:
-/// every span holds an `Arc` of it, from start until its batch is reused,
-/// and with one `Arc` for the tracer that count was the line most written
-/// by all threads (12% of the CPU of four threads on two cores, measured
-/// in `docs/performance.md`). So spans of one tracer carry equal
-/// resources, not always the same `Arc`.
+/// Every span holds the resource's `Arc` too, from start until its batch
+/// is reused, but takes it over from a span this thread emptied when it
+/// can ([`prela_core::pool::resource`]) rather than cloning it, so that
+/// count, which every thread's spans share, rarely changes.
 ///
 /// The limits and the content switch are copied here, read on every
 /// attribute without a further load.
@@ -73,7 +71,6 @@ impl TracerInner {
 pub(crate) struct Shard {
     pub(crate) limits: SpanLimits,
     pub(crate) capture_content: bool,
-    pub(crate) resource: Arc<Resource>,
     pub(crate) inner: Arc<TracerInner>,
 }
 
@@ -82,7 +79,6 @@ impl Shard {
         Shard {
             limits: inner.limits,
             capture_content: inner.capture_content,
-            resource: Arc::new(Resource::clone(&inner.resource)),
             inner: Arc::clone(inner),
         }
     }
@@ -517,7 +513,7 @@ fn recording(
             span_type,
             start_time.unwrap_or_else(crate::clock::now),
             attributes,
-            Arc::clone(&shard.resource),
+            prela_core::pool::resource(&tracer.inner.resource),
         ),
         shard,
     )

@@ -210,7 +210,7 @@ enum Msg {
 /// size is the batch the exporter gets. Exported segments come back as
 /// spares with their spans still in them, and the thread whose lane reuses
 /// one empties it ([`prela_core::pool::recycle_here`]), keeping the spans'
-/// vectors for the spans it starts next: that thread then writes new spans
+/// vectors and resource references for the spans it starts next: that thread then writes new spans
 /// into memory it touched itself, not into lines the worker's core holds,
 /// and in steady state nothing is allocated. When fewer than a batch of
 /// spans end per `scheduled_delay`, the worker empties the spares itself
@@ -1559,7 +1559,11 @@ mod tests {
     fn an_idle_processor_lets_go_of_exported_spans() {
         let resource = Arc::new(prela_core::Resource::with_service_name("held"));
         let p = small_discarding(Duration::from_millis(20));
-        end_and_flush(&p, 1..41, &resource);
+        // On a thread of its own, which keeps the resource references of
+        // any segment its lane empties until it exits (see the next test).
+        std::thread::scope(|s| {
+            s.spawn(|| end_and_flush(&p, 1..41, &resource));
+        });
         assert_eq!(p.stats().exported, 40);
         released(&resource, "idle for many scheduled delays");
     }
@@ -1572,12 +1576,20 @@ mod tests {
         let new = Arc::new(prela_core::Resource::with_service_name("new"));
         // The timer never fires: only the lanes empty segments.
         let p = small_discarding(Duration::from_secs(600));
-        end_and_flush(&p, 1..9, &old);
-        // Every spare segment is taken and refilled within these rounds.
-        for round in 0..20u64 {
-            let first = 100 + round * 8;
-            end_and_flush(&p, first..first + 8, &new);
-        }
+        // On a thread of its own: the thread that empties a segment keeps
+        // its spans' resource references for the spans it starts next
+        // (`prela_core::pool::resource`), until it exits.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                end_and_flush(&p, 1..9, &old);
+                // Every spare segment is taken and refilled within these
+                // rounds.
+                for round in 0..20u64 {
+                    let first = 100 + round * 8;
+                    end_and_flush(&p, first..first + 8, &new);
+                }
+            });
+        });
         assert_eq!(p.stats().exported, 8 + 20 * 8);
         released(&old, "segments reused by the lane");
         // The last batch is still held, until its segment is reused.
