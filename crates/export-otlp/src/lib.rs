@@ -8,8 +8,9 @@
 //!
 //! [`OtlpExporter`] sends them over OTLP/HTTP (protobuf or JSON) or
 //! OTLP/gRPC (without tonic), on the shared hyper + rustls client of
-//! `prela-transport`, which runs on its own I/O thread: the exporter works
-//! from a plain `fn main` and from inside any async runtime.
+//! `prela-transport`, which runs on tokio runtimes of its own, never the
+//! caller's: the exporter works from a plain `fn main` and from inside any
+//! async runtime.
 //!
 //! ```no_run
 //! use prela_export_otlp::{OtlpExporter, Protocol, Compression};

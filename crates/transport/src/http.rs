@@ -1,12 +1,22 @@
 //! The HTTP client network exporters share (feature `http`).
 //!
-//! One I/O thread per client owns a tokio current-thread runtime (`rt`,
-//! `net`, `time`) and drives hyper (HTTP/1.1 or HTTP/2) over TCP or rustls.
-//! [`HttpClient::send`] hands the request to that thread and waits for the
-//! answer: it works from a plain `fn main` and from inside any async
-//! runtime, because it never runs or blocks on the caller's runtime. The
-//! deadline is enforced on the I/O thread by dropping the request future,
-//! and on the caller's side by a bounded wait.
+//! hyper (HTTP/1.1 or HTTP/2) over TCP or rustls, driven by tokio
+//! current-thread runtimes (`rt`, `net`, `time`) of the client's own,
+//! never by the caller's. [`HttpClient::send`] blocks until the answer or
+//! the deadline, and works from a plain `fn main` and from inside any
+//! async runtime:
+//! - a caller outside any runtime (the batch processor's worker, a plain
+//!   thread) drives the request itself, on a runtime and connections the
+//!   client keeps for it between requests (one set per concurrent caller).
+//!   No other thread takes part, so a request costs no hand-over between
+//!   threads: at 50,000 spans/s that was ~4 of the ~6.5 context switches
+//!   per exported batch (see `docs/performance.md`);
+//! - a caller inside a runtime, which must not start another on its
+//!   thread, hands the request to the client's I/O thread (started when
+//!   the first such request comes) and waits for the answer.
+//!
+//! The deadline is enforced by dropping the request future when it
+//! passes; on the I/O thread's path the caller's wait is bounded too.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -144,6 +154,7 @@ pub struct HttpResponse {
     pub trailers: Option<HeaderMap>,
 }
 
+/// One request, as `send` was given it.
 struct Job {
     method: Method,
     uri: Uri,
@@ -151,15 +162,35 @@ struct Job {
     body: Bytes,
     version: HttpVersion,
     deadline: Instant,
-    reply: Sender<Result<HttpResponse, HttpError>>,
 }
 
-/// A blocking HTTP client whose I/O runs on its own thread. Cheap to clone;
-/// clones share the thread and its connections.
+/// A blocking HTTP client on tokio runtimes of its own (see the module
+/// docs). Cheap to clone; clones share its runtimes and connections.
+///
+/// It keeps one runtime and its connections for each thread that sends
+/// outside an async runtime while another such send is under way (one,
+/// for the batch processor at its default concurrency), and one I/O
+/// thread once a thread inside an async runtime has sent.
 #[derive(Clone)]
 pub struct HttpClient {
-    jobs: Sender<Job>,
+    shared: Arc<Shared>,
     bytes_sent: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A request for the I/O thread, and where its answer goes.
+type Ticket = (Job, Sender<Result<HttpResponse, HttpError>>);
+
+/// What the clones of a client share.
+struct Shared {
+    tls: TlsConfig,
+    /// Runtimes and connections for callers outside any async runtime,
+    /// which drive a request on their own thread; one per caller at a
+    /// time, kept for the next.
+    idle: std::sync::Mutex<Vec<Io>>,
+    /// The I/O thread, for callers inside an async runtime; started when
+    /// the first such caller comes. If it could not be started, every such
+    /// caller gets that error.
+    thread: std::sync::OnceLock<Result<Sender<Ticket>, HttpError>>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -279,14 +310,40 @@ enum Sender2 {
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
-/// The I/O thread's state: TLS configs and one open connection per origin.
+/// A runtime and its connections.
 struct Io {
+    rt: Rt,
+    conns: Conns,
+}
+
+/// A runtime that shuts down without waiting when dropped. Dropping a
+/// runtime the usual way blocks on its blocking pool, and tokio panics
+/// when that happens inside an async context: where the last clone of a
+/// client may well be dropped.
+struct Rt(Option<tokio::runtime::Runtime>);
+
+impl Rt {
+    fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        self.0.as_ref().map(|rt| rt.block_on(f))
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// TLS configs and one open connection per origin.
+struct Conns {
     tls: TlsConfig,
     tls_configs: HashMap<HttpVersion, Arc<rustls::ClientConfig>>,
     conns: HashMap<(String, u16, bool, HttpVersion), Sender2>,
 }
 
-impl Io {
+impl Conns {
     fn tls_for(&mut self, version: HttpVersion) -> Result<Arc<rustls::ClientConfig>, HttpError> {
         if let Some(c) = self.tls_configs.get(&version) {
             return Ok(Arc::clone(c));
@@ -450,70 +507,88 @@ impl Io {
     }
 }
 
-fn run_io(tls: TlsConfig, jobs: Receiver<Job>) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, HttpError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            // Answer every job with the reason instead of hanging them.
-            for job in jobs {
-                let _ = job.reply.send(Err(HttpError::new(
-                    HttpErrorKind::Config,
-                    format!("cannot start the I/O runtime: {e}"),
-                )));
-            }
-            return;
-        }
-    };
-    let mut io = Io {
-        tls,
-        tls_configs: HashMap::new(),
-        conns: HashMap::new(),
-    };
-    for job in jobs {
+        .map_err(|e| {
+            HttpError::new(
+                HttpErrorKind::Config,
+                format!("cannot start the I/O runtime: {e}"),
+            )
+        })
+}
+
+impl Io {
+    fn new(tls: TlsConfig) -> Result<Io, HttpError> {
+        Ok(Io {
+            rt: Rt(Some(runtime()?)),
+            conns: Conns {
+                tls,
+                tls_configs: HashMap::new(),
+                conns: HashMap::new(),
+            },
+        })
+    }
+
+    /// Sends `job` on this thread, waiting at most until its deadline.
+    fn exchange(&mut self, job: &Job) -> Result<HttpResponse, HttpError> {
         let remaining = job.deadline.saturating_duration_since(Instant::now());
-        let result = rt.block_on(async {
-            match tokio::time::timeout(remaining, io.send(&job)).await {
-                Ok(r) => r,
-                Err(_) => Err(HttpError::new(
-                    HttpErrorKind::Timeout,
-                    format!("no response from {} within {remaining:?}", job.uri),
-                )),
-            }
-        });
+        let conns = &mut self.conns;
+        let result = self
+            .rt
+            .block_on(async {
+                match tokio::time::timeout(remaining, conns.send(job)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(HttpError::new(
+                        HttpErrorKind::Timeout,
+                        format!("no response from {} within {remaining:?}", job.uri),
+                    )),
+                }
+            })
+            .unwrap_or_else(|| Err(HttpError::new(HttpErrorKind::Io, "the I/O runtime is gone")));
         if let Err(e) = &result {
             if e.kind == HttpErrorKind::Timeout {
                 // A half-finished exchange leaves the connection unusable.
-                io.conns.clear();
+                self.conns.conns.clear();
             }
         }
-        let _ = job.reply.send(result);
+        result
+    }
+}
+
+fn run_io(io: Result<Io, HttpError>, jobs: Receiver<Ticket>) {
+    match io {
+        Ok(mut io) => {
+            for (job, reply) in jobs {
+                let _ = reply.send(io.exchange(&job));
+            }
+        }
+        Err(e) => {
+            // Answer every job with the reason instead of hanging them.
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
     }
 }
 
 impl HttpClient {
-    /// Starts the client's I/O thread. TLS files are read (and checked)
-    /// now, so a bad path fails here rather than at the first export.
+    /// Makes a client; no thread starts here. TLS files are read (and
+    /// checked) now, so a bad path fails here rather than at the first
+    /// export.
     pub fn new(tls: TlsConfig) -> Result<Self, HttpError> {
         if tls.ca_file.is_some() || tls.client_cert_file.is_some() || tls.client_key_file.is_some()
         {
             tls_config(&tls, HttpVersion::Http1)?;
         }
-        let (jobs, rx) = handoff::channel();
-        std::thread::Builder::new()
-            .name("prela-http-io".into())
-            .spawn(move || run_io(tls, rx))
-            .map_err(|e| {
-                HttpError::new(
-                    HttpErrorKind::Config,
-                    format!("cannot start the I/O thread: {e}"),
-                )
-            })?;
         Ok(HttpClient {
-            jobs,
+            shared: Arc::new(Shared {
+                tls,
+                idle: std::sync::Mutex::new(Vec::new()),
+                thread: std::sync::OnceLock::new(),
+            }),
             bytes_sent: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
@@ -529,7 +604,6 @@ impl HttpClient {
         version: HttpVersion,
         deadline: Instant,
     ) -> Result<HttpResponse, HttpError> {
-        let (reply, answer) = handoff::channel();
         let len = body.len() as u64;
         let job = Job {
             method,
@@ -538,24 +612,12 @@ impl HttpClient {
             body,
             version,
             deadline,
-            reply,
         };
-        if self.jobs.send(job).is_err() {
-            return Err(HttpError::new(
-                HttpErrorKind::Io,
-                "the HTTP I/O thread has stopped",
-            ));
-        }
-        // The I/O thread enforces the deadline itself; this margin only
-        // covers a thread that is wedged.
-        let result = answer
-            .recv_deadline(deadline + Duration::from_millis(200))
-            .unwrap_or_else(|_| {
-                Err(HttpError::new(
-                    HttpErrorKind::Timeout,
-                    "no response before the deadline",
-                ))
-            });
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            self.shared.on_io_thread(job)
+        } else {
+            self.shared.here(&job)
+        };
         if result.is_ok() {
             self.bytes_sent
                 .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
@@ -566,5 +628,65 @@ impl HttpClient {
     /// Request body bytes sent in requests that got a response.
     pub fn bytes_sent(&self) -> u64 {
         self.bytes_sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    /// Drives the request on the calling thread, which is in no async
+    /// runtime, with a runtime and connections of its own while it does.
+    fn here(&self, job: &Job) -> Result<HttpResponse, HttpError> {
+        let kept = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut io = match kept {
+            Some(io) => io,
+            None => Io::new(self.tls.clone())?,
+        };
+        let result = io.exchange(job);
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(io);
+        result
+    }
+
+    /// Hands the request to the I/O thread: the caller is inside an async
+    /// runtime, where starting another on its thread is not allowed.
+    fn on_io_thread(&self, job: Job) -> Result<HttpResponse, HttpError> {
+        let jobs = self.thread.get_or_init(|| {
+            let (jobs, rx) = handoff::channel();
+            let tls = self.tls.clone();
+            std::thread::Builder::new()
+                .name("prela-http-io".into())
+                .spawn(move || run_io(Io::new(tls), rx))
+                .map(|_| jobs)
+                .map_err(|e| {
+                    HttpError::new(
+                        HttpErrorKind::Config,
+                        format!("cannot start the I/O thread: {e}"),
+                    )
+                })
+        });
+        let jobs = jobs.as_ref().map_err(Clone::clone)?;
+        let deadline = job.deadline;
+        let (reply, answer) = handoff::channel();
+        if jobs.send((job, reply)).is_err() {
+            return Err(HttpError::new(
+                HttpErrorKind::Io,
+                "the HTTP I/O thread has stopped",
+            ));
+        }
+        // The I/O thread enforces the deadline itself; this margin only
+        // covers a thread that is wedged.
+        answer
+            .recv_deadline(deadline + Duration::from_millis(200))
+            .unwrap_or_else(|_| {
+                Err(HttpError::new(
+                    HttpErrorKind::Timeout,
+                    "no response before the deadline",
+                ))
+            })
     }
 }

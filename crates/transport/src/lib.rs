@@ -38,8 +38,9 @@
 //! ## Feature flags
 //!
 //! - `http`: [`http::HttpClient`], the hyper + rustls client that network
-//!   exporters share, with its own I/O thread and tokio current-thread
-//!   runtime.
+//!   exporters share, on tokio current-thread runtimes of its own: driven
+//!   by the calling thread outside any async runtime, by the client's I/O
+//!   thread inside one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
