@@ -310,6 +310,53 @@ enum Sender2 {
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
+/// An open connection: hyper's end of it, and a second handle to its
+/// socket to look at it with between requests.
+struct Conn {
+    sender: Sender2,
+    probe: Option<std::net::TcpStream>,
+}
+
+impl Conn {
+    /// Whether a request may go out on this connection. The connection's
+    /// own task runs only while a request is under way, so a peer that
+    /// closed it while it was idle (servers and load balancers close idle
+    /// connections after a while) is not noticed by hyper until the next
+    /// request has been written to it, and that request then fails. A
+    /// look at the socket, without reading, tells: the end of the stream,
+    /// or on HTTP/1.1 anything at all (a server's `408` before it closes),
+    /// means the connection is done with.
+    fn usable(&self) -> bool {
+        let ready = match &self.sender {
+            Sender2::H1(s) => s.is_ready(),
+            Sender2::H2(s) => s.is_ready(),
+        };
+        let Some(probe) = &self.probe else {
+            return ready;
+        };
+        ready
+            && match probe.peek(&mut [0u8; 1]) {
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+                Ok(0) => false,
+                // HTTP/2 peers send frames of their own (pings, settings),
+                // which hyper reads when the connection next runs.
+                Ok(_) => matches!(self.sender, Sender2::H2(_)),
+            }
+    }
+}
+
+/// `tcp`, and a second handle to its socket for [`Conn::usable`] to look
+/// at (non-blocking, as `tcp` is: the two share the socket's flags), or
+/// none if the socket could not be duplicated (out of descriptors), in
+/// which case the connection is trusted as hyper sees it.
+fn with_probe(
+    tcp: tokio::net::TcpStream,
+) -> std::io::Result<(tokio::net::TcpStream, Option<std::net::TcpStream>)> {
+    let std = tcp.into_std()?;
+    let probe = std.try_clone().ok();
+    Ok((tokio::net::TcpStream::from_std(std)?, probe))
+}
+
 /// A runtime and its connections.
 struct Io {
     rt: Rt,
@@ -340,7 +387,7 @@ impl Drop for Rt {
 struct Conns {
     tls: TlsConfig,
     tls_configs: HashMap<HttpVersion, Arc<rustls::ClientConfig>>,
-    conns: HashMap<(String, u16, bool, HttpVersion), Sender2>,
+    conns: HashMap<(String, u16, bool, HttpVersion), Conn>,
 }
 
 impl Conns {
@@ -353,7 +400,7 @@ impl Conns {
         Ok(c)
     }
 
-    async fn connect(&mut self, uri: &Uri, version: HttpVersion) -> Result<Sender2, HttpError> {
+    async fn connect(&mut self, uri: &Uri, version: HttpVersion) -> Result<Conn, HttpError> {
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -380,6 +427,12 @@ impl Conns {
                 )
             })?;
         let _ = tcp.set_nodelay(true);
+        let (tcp, probe) = with_probe(tcp).map_err(|e| {
+            HttpError::new(
+                HttpErrorKind::Connect,
+                format!("cannot set up the connection to {host}:{port}: {e}"),
+            )
+        })?;
         macro_rules! handshake {
             ($io:expr) => {
                 match version {
@@ -422,9 +475,15 @@ impl Conns {
                 .connect(name, tcp)
                 .await
                 .map_err(|e| HttpError::new(HttpErrorKind::Tls, describe_tls(&e, &host)))?;
-            Ok(handshake!(TokioIo::new(tls)))
+            Ok(Conn {
+                sender: handshake!(TokioIo::new(tls)),
+                probe,
+            })
         } else {
-            Ok(handshake!(TokioIo::new(tcp)))
+            Ok(Conn {
+                sender: handshake!(TokioIo::new(tcp)),
+                probe,
+            })
         }
     }
 
@@ -435,11 +494,7 @@ impl Conns {
             job.uri.scheme_str() == Some("https"),
             job.version,
         );
-        let reusable = match self.conns.get(&key) {
-            Some(Sender2::H1(s)) => s.is_ready(),
-            Some(Sender2::H2(s)) => s.is_ready(),
-            None => false,
-        };
+        let reusable = self.conns.get(&key).is_some_and(Conn::usable);
         if !reusable {
             self.conns.remove(&key);
             let conn = self.connect(&job.uri, job.version).await?;
@@ -461,7 +516,7 @@ impl Conns {
             .body(Full::new(job.body.clone()))
             .map_err(|e| HttpError::new(HttpErrorKind::Config, format!("bad request: {e}")))?;
         req.headers_mut().extend(job.headers.clone());
-        let result = match self.conns.get_mut(&key) {
+        let result = match self.conns.get_mut(&key).map(|c| &mut c.sender) {
             Some(Sender2::H1(s)) => s.send_request(req).await,
             Some(Sender2::H2(s)) => s.send_request(req).await,
             None => return Err(HttpError::new(HttpErrorKind::Io, "connection lost")),

@@ -238,3 +238,59 @@ fn works_inside_current_thread_and_multi_thread_runtimes() {
     });
     assert_eq!(status, 200);
 }
+
+/// A plain HTTP/1.1 server that answers each connection's one request with
+/// 200 and then, without saying so, closes it, after first writing
+/// `before_close` (a `408`, as some servers send to idle connections).
+/// Returns its URL and the count of connections it accepted.
+fn closing_server(
+    before_close: &'static [u8],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The request: headers, then the 7-byte body.
+            while !(got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"payload")) {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(20));
+            let _ = conn.write_all(before_close);
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn a_connection_the_server_closed_while_idle_is_not_used_again() {
+    for before_close in [
+        &b""[..],
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n",
+    ] {
+        let (url, accepted) = closing_server(before_close);
+        let client = HttpClient::new(TlsConfig::new()).unwrap();
+        for _ in 0..3 {
+            let r = post(&client, &url, HttpVersion::Http1, secs(5));
+            assert_eq!(
+                r.unwrap().status,
+                200,
+                "{:?}",
+                String::from_utf8_lossy(before_close)
+            );
+            // Longer than the server keeps the connection.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+}
