@@ -86,6 +86,22 @@ pub trait Sampler: Send + Sync + fmt::Debug + 'static {
     /// Decides for one span.
     fn should_sample(&self, params: &SamplingParams<'_>) -> SamplingResult;
 
+    /// The verdict alone, for a sampler whose result for these parameters
+    /// has no attributes and leaves the trace state as it is (every
+    /// sampler in `prela-sampling`): `Some(d)` means exactly what
+    /// `should_sample` returning `SamplingResult::new(d)` would. `None`,
+    /// the default, means: ask `should_sample`.
+    ///
+    /// Tracers ask this first for every span, and call `should_sample`
+    /// only when it returns `None`, so a sampler with side effects (a rate
+    /// limiter's token) takes them in whichever of the two runs. A verdict
+    /// comes back in a register, where a whole [`SamplingResult`] comes
+    /// back through memory: on the span hot path that read stalls.
+    fn decision(&self, params: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        let _ = params;
+        None
+    }
+
     /// A short description, e.g. `TraceIdRatioBased{0.25}`.
     fn description(&self) -> String;
 }
@@ -93,6 +109,9 @@ pub trait Sampler: Send + Sync + fmt::Debug + 'static {
 impl<S: Sampler + ?Sized> Sampler for Box<S> {
     fn should_sample(&self, params: &SamplingParams<'_>) -> SamplingResult {
         (**self).should_sample(params)
+    }
+    fn decision(&self, params: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        (**self).decision(params)
     }
     fn description(&self) -> String {
         (**self).description()
@@ -102,6 +121,9 @@ impl<S: Sampler + ?Sized> Sampler for Box<S> {
 impl<S: Sampler + ?Sized> Sampler for std::sync::Arc<S> {
     fn should_sample(&self, params: &SamplingParams<'_>) -> SamplingResult {
         (**self).should_sample(params)
+    }
+    fn decision(&self, params: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        (**self).decision(params)
     }
     fn description(&self) -> String {
         (**self).description()

@@ -30,12 +30,16 @@ use prela_core::{Sampler, SamplingDecision, SamplingParams, SamplingResult, Trac
 pub use env::{from_env, from_lookup};
 pub use prela_core::config::ConfigError;
 
-fn decide(sample: bool) -> SamplingResult {
-    SamplingResult::new(if sample {
+fn verdict(sample: bool) -> SamplingDecision {
+    if sample {
         SamplingDecision::RecordAndSample
     } else {
         SamplingDecision::Drop
-    })
+    }
+}
+
+fn decide(sample: bool) -> SamplingResult {
+    SamplingResult::new(verdict(sample))
 }
 
 /// Samples every span.
@@ -46,6 +50,9 @@ pub struct AlwaysOn;
 impl Sampler for AlwaysOn {
     fn should_sample(&self, _: &SamplingParams<'_>) -> SamplingResult {
         decide(true)
+    }
+    fn decision(&self, _: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        Some(verdict(true))
     }
     fn description(&self) -> String {
         "AlwaysOnSampler".into()
@@ -60,6 +67,9 @@ pub struct AlwaysOff;
 impl Sampler for AlwaysOff {
     fn should_sample(&self, _: &SamplingParams<'_>) -> SamplingResult {
         decide(false)
+    }
+    fn decision(&self, _: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        Some(verdict(false))
     }
     fn description(&self) -> String {
         "AlwaysOffSampler".into()
@@ -115,6 +125,9 @@ impl TraceIdRatio {
 impl Sampler for TraceIdRatio {
     fn should_sample(&self, p: &SamplingParams<'_>) -> SamplingResult {
         decide(self.samples(p.trace_id))
+    }
+    fn decision(&self, p: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        Some(verdict(self.samples(p.trace_id)))
     }
     fn description(&self) -> String {
         format!("TraceIdRatioBased{{{}}}", self.ratio)
@@ -173,9 +186,10 @@ impl ParentBased {
     }
 }
 
-impl Sampler for ParentBased {
-    fn should_sample(&self, p: &SamplingParams<'_>) -> SamplingResult {
-        let delegate = match p.parent.filter(|sc| sc.is_valid()) {
+impl ParentBased {
+    /// The sampler that decides for a span with these parameters.
+    fn delegate(&self, p: &SamplingParams<'_>) -> &Arc<dyn Sampler> {
+        match p.parent.filter(|sc| sc.is_valid()) {
             None => &self.root,
             Some(sc) => match (sc.is_remote, sc.is_sampled()) {
                 (true, true) => &self.remote_sampled,
@@ -183,8 +197,16 @@ impl Sampler for ParentBased {
                 (false, true) => &self.local_sampled,
                 (false, false) => &self.local_not_sampled,
             },
-        };
-        delegate.should_sample(p)
+        }
+    }
+}
+
+impl Sampler for ParentBased {
+    fn should_sample(&self, p: &SamplingParams<'_>) -> SamplingResult {
+        self.delegate(p).should_sample(p)
+    }
+    fn decision(&self, p: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        self.delegate(p).decision(p)
     }
     fn description(&self) -> String {
         format!("ParentBased{{root:{}}}", self.root.description())
@@ -262,6 +284,9 @@ impl RateLimiting {
 impl Sampler for RateLimiting {
     fn should_sample(&self, _: &SamplingParams<'_>) -> SamplingResult {
         decide(self.try_acquire_at(self.now_ns()))
+    }
+    fn decision(&self, _: &SamplingParams<'_>) -> Option<SamplingDecision> {
+        Some(verdict(self.try_acquire_at(self.now_ns())))
     }
     fn description(&self) -> String {
         format!("RateLimiting{{{}}}", self.rate)
@@ -371,5 +396,51 @@ mod tests {
             .collect();
         let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(total, 1000);
+    }
+
+    /// Every sampler here gives its verdict alone, and it is the verdict
+    /// of its full result, which has no attributes and no trace state.
+    #[test]
+    fn verdicts_alone_agree_with_full_results() {
+        let sampled = SpanContext::new(
+            TraceId::from_u128(7),
+            SpanId::from_u64(1),
+            TraceFlags::SAMPLED,
+        );
+        let unsampled =
+            SpanContext::new(TraceId::from_u128(7), SpanId::from_u64(1), TraceFlags::NONE);
+        let mut remote = sampled.clone();
+        remote.is_remote = true;
+        let samplers: Vec<Box<dyn Sampler>> = vec![
+            Box::new(AlwaysOn),
+            Box::new(AlwaysOff),
+            Box::new(TraceIdRatio::new(0.5)),
+            Box::new(ParentBased::new(TraceIdRatio::new(0.25))),
+            Box::new(ParentBased::new(AlwaysOff)),
+        ];
+        for s in &samplers {
+            for parent in [None, Some(&sampled), Some(&unsampled), Some(&remote)] {
+                for trace in
+                    (0..64u128).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+                {
+                    let p = params(parent, trace);
+                    let full = s.should_sample(&p);
+                    assert!(full.attributes.is_empty() && full.trace_state.is_none());
+                    assert_eq!(s.decision(&p), Some(full.decision), "{}", s.description());
+                }
+            }
+        }
+        // A rate limiter's verdict alone takes a token, as the full one does.
+        let limited = RateLimiting::new(2.0);
+        let p = params(None, 1);
+        let verdicts: Vec<_> = (0..3).map(|_| limited.decision(&p)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Some(SamplingDecision::RecordAndSample),
+                Some(SamplingDecision::RecordAndSample),
+                Some(SamplingDecision::Drop)
+            ]
+        );
     }
 }

@@ -519,6 +519,27 @@ fn recording(
     )
 }
 
+/// A sampler's whole result, for one that did not give its verdict
+/// alone (see [`Sampler::decision`]).
+#[cold]
+#[inline(never)]
+fn sample_in_full(
+    sampler: &dyn Sampler,
+    params: &SamplingParams<'_>,
+) -> (
+    SamplingDecision,
+    Vec<KeyValue>,
+    Option<prela_core::TraceState>,
+) {
+    let SamplingResult {
+        decision,
+        attributes,
+        trace_state,
+        ..
+    } = sampler.should_sample(params);
+    (decision, attributes, trace_state)
+}
+
 fn start(
     tracer: &Tracer,
     name: Str,
@@ -540,18 +561,12 @@ fn start(
         }
     };
     let span_id = inner.ids.new_span_id();
-    let SamplingResult {
-        decision,
-        attributes: extra,
-        trace_state,
-        ..
-    } = inner.sampler.should_sample(&SamplingParams::new(
-        parent,
-        trace_id,
-        &name,
-        span_type,
-        &attributes,
-    ));
+    let params = SamplingParams::new(parent, trace_id, &name, span_type, &attributes);
+    let (decision, extra, trace_state) = match inner.sampler.decision(&params) {
+        // The usual case: the verdict alone, back in a register.
+        Some(decision) => (decision, Vec::new(), None),
+        None => sample_in_full(&*inner.sampler, &params),
+    };
     let sampled = decision == SamplingDecision::RecordAndSample;
     let mut sc = SpanContext::new(trace_id, span_id, base_flags.with_sampled(sampled));
     sc.trace_state = trace_state.unwrap_or(base_state);

@@ -548,3 +548,81 @@ fn noop_tracer_and_explicit_sampler() {
     t2.start_span("y").end();
     assert_eq!(c.take().len(), 1);
 }
+
+/// A sampler that gives its verdict only through `should_sample`, with an
+/// attribute and a trace state of its own.
+#[derive(Debug)]
+struct Tagging;
+
+impl prela_core::Sampler for Tagging {
+    fn should_sample(&self, _: &prela_core::SamplingParams<'_>) -> prela_core::SamplingResult {
+        let mut r = prela_core::SamplingResult::new(prela_core::SamplingDecision::RecordAndSample);
+        r.attributes = vec![prela_core::KeyValue::new("sampler.tag", "kept")];
+        r.trace_state = Some(prela_core::TraceState::from_header("vendor=on").unwrap());
+        r
+    }
+    fn description(&self) -> String {
+        "Tagging".into()
+    }
+}
+
+/// A sampler that counts how it was asked: for its verdict alone (it
+/// drops every span), or in full.
+#[derive(Debug, Clone, Default)]
+struct Counting(std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>);
+
+impl Counting {
+    /// (verdicts asked for, full results asked for).
+    fn asked(&self) -> (usize, usize) {
+        let n = |i: usize| self.0[i].load(std::sync::atomic::Ordering::SeqCst);
+        (n(0), n(1))
+    }
+}
+
+impl prela_core::Sampler for Counting {
+    fn should_sample(&self, _: &prela_core::SamplingParams<'_>) -> prela_core::SamplingResult {
+        self.0[1].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        prela_core::SamplingResult::new(prela_core::SamplingDecision::RecordAndSample)
+    }
+    fn decision(&self, _: &prela_core::SamplingParams<'_>) -> Option<prela_core::SamplingDecision> {
+        self.0[0].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(prela_core::SamplingDecision::Drop)
+    }
+    fn description(&self) -> String {
+        "Counting".into()
+    }
+}
+
+#[test]
+fn a_sampler_is_asked_for_its_verdict_first_and_in_full_only_without_one() {
+    // Without a verdict alone: the full result, attribute and trace state
+    // included, as before.
+    let c = Collect::default();
+    let t = Tracer::builder()
+        .processor(c.clone())
+        .sampler(Tagging)
+        .build();
+    let mut s = t.span_builder("tagged").attribute("a", 1).start();
+    assert_eq!(s.span_context().trace_state.header(), "vendor=on");
+    s.end();
+    let spans = c.take();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        spans[0].attribute("sampler.tag"),
+        Some(&Value::from("kept"))
+    );
+    assert_eq!(spans[0].attribute("a"), Some(&Value::I64(1)));
+    assert_eq!(spans[0].span_context.trace_state.header(), "vendor=on");
+    // With one: `should_sample` is never called, and the verdict holds.
+    let counting = Counting::default();
+    let t = Tracer::builder()
+        .processor(c.clone())
+        .sampler(counting.clone())
+        .build();
+    for _ in 0..3 {
+        let s = t.start_span("dropped");
+        assert!(!s.is_recording());
+    }
+    assert!(c.take().is_empty());
+    assert_eq!(counting.asked(), (3, 0));
+}
