@@ -146,38 +146,19 @@ pub fn scope() -> InstrumentationScope {
     }
 }
 
-/// Most `Arc`s [`by_resource`] remembers per batch.
-const KNOWN_ARCS: usize = 256;
-
 /// The spans of a batch grouped by resource (by value), in order of first
-/// appearance. Every encoding of a request groups them so.
-///
-/// Spans of one tracer hold one of a few `Arc`s of equal resources (one
-/// per tracer shard, see `prela_tracer`), so the `Arc`s met are
-/// remembered with their group: a resource's contents are compared once
-/// per `Arc` (up to [`KNOWN_ARCS`] of them), not once per span.
+/// appearance; a resource shared by pointer, as spans of one tracer share
+/// it, is found without comparing its contents. Every encoding of a
+/// request groups them so.
 pub(crate) fn by_resource(batch: &[SpanData]) -> Vec<(&Arc<Resource>, Vec<&SpanData>)> {
     let mut groups: Vec<(&Arc<Resource>, Vec<&SpanData>)> = Vec::new();
-    let mut known: Vec<(&Arc<Resource>, usize)> = Vec::new();
     for s in batch {
-        let group = match known.iter().find(|(r, _)| Arc::ptr_eq(r, &s.resource)) {
-            Some(&(_, group)) => group,
-            None => {
-                let group = match groups.iter().position(|(r, _)| ***r == *s.resource) {
-                    Some(group) => group,
-                    None => {
-                        groups.push((&s.resource, Vec::new()));
-                        groups.len() - 1
-                    }
-                };
-                if known.len() < KNOWN_ARCS {
-                    known.push((&s.resource, group));
-                }
-                group
-            }
-        };
-        if let Some((_, spans)) = groups.get_mut(group) {
-            spans.push(s);
+        match groups
+            .iter_mut()
+            .find(|(r, _)| Arc::ptr_eq(r, &s.resource) || ***r == *s.resource)
+        {
+            Some((_, spans)) => spans.push(s),
+            None => groups.push((&s.resource, vec![s])),
         }
     }
     groups

@@ -174,12 +174,13 @@ fn spans_of_two_resources_are_grouped() {
     assert_eq!(req.resource_spans[1].scope_spans[0].spans.len(), 1);
 }
 
-/// Spans of one tracer made on different threads hold different `Arc`s
-/// of equal resources: one group, in order, whatever the number of `Arc`s.
+/// Spans holding different `Arc`s of equal resources (several tracers,
+/// spans read from files): one group, in order, whatever the number of
+/// `Arc`s.
 #[test]
 fn equal_resources_in_different_arcs_are_one_group() {
     let other = Arc::new(Resource::with_service_name("other"));
-    // More distinct `Arc`s than the grouping remembers, interleaved.
+    // Many distinct `Arc`s, interleaved with another resource.
     let copies: Vec<Arc<Resource>> = (0..300).map(|_| Arc::new((*resource()).clone())).collect();
     let mut batch = Vec::new();
     for round in 0..3 {
