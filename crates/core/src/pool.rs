@@ -98,17 +98,23 @@ thread_local! {
 /// the count does not change.
 #[inline(always)]
 pub fn resource(resource: &Arc<Resource>) -> Arc<Resource> {
-    match RESOURCES
-        .try_with(|kept| kept.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten()
-    {
+    match pop_here(&RESOURCES) {
         Some(r) if Arc::ptr_eq(&r, resource) => r,
         // Another tracer's: let go of it, so that one kept reference of
         // no use cannot hold up the rest.
         Some(other) => instead(other, resource),
         None => Arc::clone(resource),
     }
+}
+
+/// The last of this thread's kept values; `None` when there is none, or
+/// the stack is in use, or the thread is exiting.
+#[inline(always)]
+fn pop_here<T>(local: &'static std::thread::LocalKey<RefCell<Vec<T>>>) -> Option<T> {
+    local
+        .try_with(|kept| kept.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten()
 }
 
 /// `resource`, cloned, with `other` let go of.
@@ -130,11 +136,7 @@ fn take<T>(
     shared: fn() -> &'static Receiver<Chunk<T>>,
     capacity: usize,
 ) -> Vec<T> {
-    match local
-        .try_with(|chunk| chunk.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten()
-    {
+    match pop_here(local) {
         Some(v) => v,
         None => refill(local, shared()).unwrap_or_else(|| Vec::with_capacity(capacity)),
     }

@@ -210,9 +210,10 @@ enum Msg {
 /// size is the batch the exporter gets. Exported segments come back as
 /// spares with their spans still in them, and the thread whose lane reuses
 /// one empties it ([`prela_core::pool::recycle_here`]), keeping the spans'
-/// vectors and resource references for the spans it starts next: that thread then writes new spans
-/// into memory it touched itself, not into lines the worker's core holds,
-/// and in steady state nothing is allocated. When fewer than a batch of
+/// vectors and resource references for the spans it starts next: that
+/// thread then writes new spans into memory it touched itself, not into
+/// lines the worker's core holds, and in steady state nothing is
+/// allocated. When fewer than a batch of
 /// spans end per `scheduled_delay`, the worker empties the spares itself
 /// (see [`Worker::scrub`]), so an idle processor holds no exported span.
 ///
