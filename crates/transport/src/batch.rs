@@ -274,6 +274,21 @@ const RESERVE: usize = 64;
 /// Spare segments kept for reuse, besides one per lane.
 const SPARE_SEGMENTS: usize = 2;
 
+/// A worker whose exports are cheap ([`CHEAP_EXPORT`]) and that was woken
+/// sooner than this after it parked parks next for at most this long, to
+/// be woken before that only by [`Shared::wake_at`] spans: batches are
+/// coming fast, and taking several per wake-up saves a context switch for
+/// each. Otherwise it parks until the delay, woken by one full batch, so a
+/// trickle of batches is exported as each fills.
+const QUICK_PARK: Duration = Duration::from_millis(1);
+
+/// An export on the worker that took less than this costs about what the
+/// wake-ups around it do, and a worker that waits for a few batches
+/// catches up at once. A slower one (any network export) is woken for
+/// each batch: it may be what holds the queue back, and every moment it
+/// waits is throughput lost.
+const CHEAP_EXPORT: Duration = Duration::from_micros(50);
+
 struct Shared {
     exporter: Arc<dyn SpanExporter>,
     config: BatchConfig,
@@ -296,9 +311,16 @@ struct Shared {
     /// Spans a batch holds before it is exported: the most whole segments
     /// that fit in `max_export_batch_size`.
     batch_full: usize,
-    /// Set while the worker is parked, waiting for a full segment, a control
-    /// message or its timer. Producers wake it only then, and only when a
-    /// segment is full, so a span costs no wake-up (no syscall).
+    /// Spans in full segments that wake the worker from a quick park
+    /// (see [`wake_at`]).
+    wake_at: usize,
+    /// Spans in full segments that wake the parked worker now: set by the
+    /// worker before it parks (see [`QUICK_PARK`]).
+    wake_on: AtomicUsize,
+    /// Set while the worker is parked, waiting for [`Shared::wake_on`]
+    /// spans in full segments, a control message or its timer. Producers
+    /// wake it only then, and only as they publish a segment, so a span
+    /// costs no wake-up (no syscall).
     sleeping: AtomicBool,
     shut_down: AtomicBool,
     /// When the worker entered the current export call or retry backoff, in
@@ -393,12 +415,14 @@ impl Shared {
         }
     }
 
-    /// Moves a full segment from `lane` to the queue.
-    fn publish(&self, lane: &mut Lane) {
+    /// Moves the lane's open segment to the full ones; returns the spans
+    /// now in full segments.
+    fn publish(&self, lane: &mut Lane) -> usize {
         let full = std::mem::take(&mut lane.open);
         let mut q = self.queue();
         q.full_len += full.len();
         q.full.push_back(full);
+        q.full_len
     }
 
     /// Spans queued: in full segments and in every lane.
@@ -577,6 +601,7 @@ impl BatchProcessorBuilder {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (segment, batch_full) = segments(&self.config);
         let lanes = lanes(&self.config, segment);
+        let wake_at = wake_at(&self.config, segment, batch_full);
         let shared = Arc::new(Shared {
             exporter: self.exporter,
             counters: Counters::default(),
@@ -588,6 +613,8 @@ impl BatchProcessorBuilder {
             config: self.config,
             segment,
             batch_full,
+            wake_at,
+            wake_on: AtomicUsize::new(batch_full),
             sleeping: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             busy_since: AtomicU64::new(0),
@@ -619,6 +646,23 @@ fn segments(config: &BatchConfig) -> (usize, usize) {
     let quarter = (config.max_queue_size / 4).max(1);
     let segment = batch / batch.div_ceil(quarter);
     (segment, batch / segment * segment)
+}
+
+/// Spans in full segments at which a producer wakes the worker from a
+/// quick park ([`QUICK_PARK`]): four full batches, or a quarter of the
+/// queue if that is less, and one segment at least. Each wake-up is a
+/// context switch, and where threads outnumber cores the woken worker
+/// preempts a producer on its core; woken for several batches at once,
+/// the worker exports them one after another and parks once. At the
+/// default settings that is 2,048 spans, with three quarters of the queue
+/// still free (open segments take at most half, see [`lanes`]). Fewer wait
+/// at most the quick park's millisecond; a flush or shutdown wakes the
+/// worker at once.
+fn wake_at(config: &BatchConfig, segment: usize, batch_full: usize) -> usize {
+    (4 * batch_full)
+        .min(config.max_queue_size / 4)
+        .max(segment)
+        .max(1)
 }
 
 /// Lanes for `config`: two per CPU, at most [`MAX_LANES`], and few enough
@@ -723,11 +767,14 @@ impl SpanProcessor for BatchProcessor {
         l.room -= 1;
         l.accepted += 1;
         if l.open.len() >= s.segment {
-            s.publish(&mut l);
+            let full = s.publish(&mut l);
             drop(l);
-            // A segment is full and the worker sleeps: wake it (once; the
-            // swap makes sure only one producer pays for the syscall).
-            if s.sleeping.load(Ordering::SeqCst) && s.sleeping.swap(false, Ordering::SeqCst) {
+            // Enough full segments, and the worker sleeps: wake it (once;
+            // the swap makes sure only one producer pays for the syscall).
+            if s.sleeping.load(Ordering::SeqCst)
+                && full >= s.wake_on.load(Ordering::Relaxed)
+                && s.sleeping.swap(false, Ordering::SeqCst)
+            {
                 self.worker_thread.unpark();
             }
         } else {
@@ -860,6 +907,12 @@ struct Worker {
     last_dispatch: Option<Instant>,
     /// How long the last batch exported on this thread took.
     last_export: Duration,
+    /// How long the worker was parked last time; zero if it did not park.
+    parked: Duration,
+    /// `last_export`, but `MAX` until a batch was exported on this thread:
+    /// a worker that has exported nothing yet does not count on cheap
+    /// exports.
+    export_cost: Duration,
     /// Exported segments (their spans still in them), handed back to the
     /// queue as spares.
     spares: Vec<Vec<SpanData>>,
@@ -895,6 +948,8 @@ impl Worker {
             in_flight: 0,
             last_dispatch: None,
             last_export: Duration::ZERO,
+            parked: Duration::MAX,
+            export_cost: Duration::MAX,
             spares: Vec::new(),
         }
     }
@@ -937,18 +992,33 @@ impl Worker {
         }
     }
 
-    /// Parks until a producer says a segment is full, a flush or shutdown
-    /// arrives (their senders unpark the worker after sending), or `wait`
-    /// passes. `unpark` before `park` makes `park` return at once, so no
-    /// wake-up is lost between the check and the park; the queue's lock
-    /// orders this thread's `sleeping` flag against a producer's push.
-    fn sleep_until(&self, wait: Duration) {
+    /// Parks, unless a full segment is waiting, until a producer says
+    /// enough spans are in full segments to make a batch (or, after a
+    /// quick wake-up when exports are cheap, [`Shared::wake_at`] spans,
+    /// for at most [`QUICK_PARK`]), a flush or shutdown arrives (their
+    /// senders unpark the worker after sending), or `wait` passes. `unpark`
+    /// before `park` makes `park` return at once, so no wake-up is lost
+    /// between the check and the park; the queue's lock orders this
+    /// thread's `sleeping` flag against a producer's push.
+    fn sleep_until(&mut self, wait: Duration) {
         let s = &*self.shared;
+        let (spans, wait) = if self.parked < QUICK_PARK && self.export_cost < CHEAP_EXPORT {
+            (s.wake_at, wait.min(QUICK_PARK))
+        } else {
+            (s.batch_full, wait)
+        };
+        // Less what this worker's batch already holds.
+        let wake_on = spans.saturating_sub(self.batch.len()).max(1);
+        s.wake_on.store(wake_on, Ordering::Relaxed);
         s.sleeping.store(true, Ordering::SeqCst);
         let ready = !s.queue().full.is_empty();
-        if !ready {
+        self.parked = if ready {
+            Duration::ZERO
+        } else {
+            let t = Instant::now();
             std::thread::park_timeout(wait);
-        }
+            t.elapsed()
+        };
         s.sleeping.store(false, Ordering::SeqCst);
     }
 
@@ -1088,6 +1158,7 @@ impl Worker {
         }
         self.export(None);
         self.last_export = now.elapsed();
+        self.export_cost = self.last_export;
     }
 
     /// Makes sure a helper is free to take a batch, starting one if every
@@ -1421,6 +1492,31 @@ mod tests {
         let default = BatchConfig::default();
         let (segment, _) = segments(&default);
         assert_eq!(lanes(&default, segment), MAX_LANES.min(2 * cpus));
+    }
+
+    #[test]
+    fn quick_wakes_wait_for_four_batches_with_most_of_the_queue_free() {
+        let wake = |queue, batch| {
+            let config = BatchConfig {
+                max_queue_size: queue,
+                max_export_batch_size: batch,
+                ..BatchConfig::default()
+            };
+            let (segment, batch_full) = segments(&config);
+            (wake_at(&config, segment, batch_full), segment)
+        };
+        // The defaults: four batches, a quarter of the queue.
+        assert_eq!(wake(8192, 512), (2048, 512));
+        // A large queue still wakes the worker at four batches.
+        assert_eq!(wake(65_536, 512), (2048, 512));
+        // A queue too small for four batches to be a quarter of it.
+        assert_eq!(wake(2048, 512), (512, 512));
+        assert_eq!(wake(1000, 512), (250, 170));
+        assert_eq!(wake(40, 16), (10, 8));
+        // Never below one segment.
+        assert_eq!(wake(1, 1), (1, 1));
+        assert_eq!(wake(3, 3), (1, 1));
+        assert_eq!(wake(7, 7), (1, 1));
     }
 
     #[test]

@@ -561,6 +561,39 @@ fn exports_overlap_up_to_the_exporters_limit_and_flush_waits_for_all() {
     assert_accounted(&s);
 }
 
+/// Bursts of whole batches, fast, to a cheap exporter: the worker may wait
+/// to be woken for several batches at once, but never holds full batches
+/// until the scheduled delay; each burst is out within moments of its
+/// last span, whatever its size.
+#[test]
+fn bursts_of_batches_to_a_cheap_exporter_are_not_held_until_the_delay() {
+    let e = Scripted::new(vec![]);
+    let p = BatchProcessor::builder_shared(e.clone())
+        .scheduled_delay(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut next = 0;
+    for batches in [1u64, 2, 3, 5, 7, 1, 4, 6, 2] {
+        for _ in 0..batches * 512 {
+            p.on_end(span(next));
+            next += 1;
+        }
+        let t = Instant::now();
+        while e.spans.load(Ordering::SeqCst) < next {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "a burst of {batches} batches: {} of {next} spans exported",
+                e.spans.load(Ordering::SeqCst)
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let s = p.stats();
+    assert_eq!(s.exported, next);
+    assert_accounted(&s);
+    p.shutdown(secs(5)).unwrap();
+}
+
 /// Batches that come one at a time, further apart than an export takes,
 /// are exported on the worker thread itself even when the exporter takes
 /// concurrent calls: a helper thread would only add wake-ups.
