@@ -278,8 +278,9 @@ const SPARE_SEGMENTS: usize = 2;
 /// sooner than this after it parked parks next for at most this long, to
 /// be woken before that only by [`Shared::wake_at`] spans: batches are
 /// coming fast, and taking several per wake-up saves a context switch for
-/// each. Otherwise it parks until the delay, woken by one full batch, so a
-/// trickle of batches is exported as each fills.
+/// each. Otherwise it parks until the delay, woken by each full segment
+/// (one batch at the default settings), so a trickle of batches is
+/// exported as each fills.
 const QUICK_PARK: Duration = Duration::from_millis(1);
 
 /// An export on the worker that took less than this costs about what the
@@ -614,7 +615,7 @@ impl BatchProcessorBuilder {
             segment,
             batch_full,
             wake_at,
-            wake_on: AtomicUsize::new(batch_full),
+            wake_on: AtomicUsize::new(1),
             sleeping: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             busy_since: AtomicU64::new(0),
@@ -655,9 +656,9 @@ fn segments(config: &BatchConfig) -> (usize, usize) {
 /// preempts a producer on its core; woken for several batches at once,
 /// the worker exports them one after another and parks once. At the
 /// default settings that is 2,048 spans, with three quarters of the queue
-/// still free (open segments take at most half, see [`lanes`]). Fewer wait
-/// at most the quick park's millisecond; a flush or shutdown wakes the
-/// worker at once.
+/// still free (open segments take at most half, see [`lanes`]), so it is
+/// always reached before the queue is full. Fewer wait at most the quick
+/// park's millisecond; a flush or shutdown wakes the worker at once.
 fn wake_at(config: &BatchConfig, segment: usize, batch_full: usize) -> usize {
     (4 * batch_full)
         .min(config.max_queue_size / 4)
@@ -992,23 +993,26 @@ impl Worker {
         }
     }
 
-    /// Parks, unless a full segment is waiting, until a producer says
-    /// enough spans are in full segments to make a batch (or, after a
-    /// quick wake-up when exports are cheap, [`Shared::wake_at`] spans,
-    /// for at most [`QUICK_PARK`]), a flush or shutdown arrives (their
+    /// Parks, unless a full segment is waiting, until a producer says a
+    /// segment is full (or, after a quick wake-up when exports are cheap,
+    /// that [`Shared::wake_at`] spans are, for at most [`QUICK_PARK`]), a flush or shutdown arrives (their
     /// senders unpark the worker after sending), or `wait` passes. `unpark`
     /// before `park` makes `park` return at once, so no wake-up is lost
     /// between the check and the park; the queue's lock orders this
     /// thread's `sleeping` flag against a producer's push.
     fn sleep_until(&mut self, wait: Duration) {
         let s = &*self.shared;
-        let (spans, wait) = if self.parked < QUICK_PARK && self.export_cost < CHEAP_EXPORT {
-            (s.wake_at, wait.min(QUICK_PARK))
+        let (wake_on, wait) = if self.parked < QUICK_PARK && self.export_cost < CHEAP_EXPORT {
+            // Less what this worker's batch already holds.
+            let spans = s.wake_at.saturating_sub(self.batch.len());
+            (spans.max(1), wait.min(QUICK_PARK))
         } else {
-            (s.batch_full, wait)
+            // Any full segment: where a batch is several segments, taking
+            // them into the batch is what gives their room back to the
+            // queue, and a batch's worth may not fit beside the lanes'
+            // open segments.
+            (1, wait)
         };
-        // Less what this worker's batch already holds.
-        let wake_on = spans.saturating_sub(self.batch.len()).max(1);
         s.wake_on.store(wake_on, Ordering::Relaxed);
         s.sleeping.store(true, Ordering::SeqCst);
         let ready = !s.queue().full.is_empty();

@@ -594,6 +594,50 @@ fn bursts_of_batches_to_a_cheap_exporter_are_not_held_until_the_delay() {
     p.shutdown(secs(5)).unwrap();
 }
 
+/// A batch as large as the queue, and another thread's lane holding an
+/// open segment: the full segments of one thread never make a batch on
+/// their own, so the worker must take each as it fills (giving its room
+/// back to the queue) rather than wait for a batch's worth.
+#[test]
+fn a_batch_as_large_as_the_queue_does_not_stall_the_worker() {
+    let e = Scripted::new(vec![]);
+    let p = Arc::new(
+        BatchProcessor::builder_shared(e.clone())
+            .max_queue_size(2048)
+            .max_export_batch_size(2048)
+            .scheduled_delay(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+    );
+    // Another thread ends one span, so its lane keeps a part-filled
+    // segment and the room it reserved.
+    let other = Arc::clone(&p);
+    std::thread::spawn(move || other.on_end(span(1_000_000)))
+        .join()
+        .unwrap();
+    let total = 3 * 2048;
+    for i in 0..total {
+        p.on_end(span(i));
+        if i % 256 == 255 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let t = Instant::now();
+    while e.spans.load(Ordering::SeqCst) < 4096 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{} spans exported, {:?}",
+            e.spans.load(Ordering::SeqCst),
+            p.stats()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    p.shutdown(secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!(s.dropped(), 0, "{s:?}");
+    assert_accounted(&s);
+}
+
 /// Batches that come one at a time, further apart than an export takes,
 /// are exported on the worker thread itself even when the exporter takes
 /// concurrent calls: a helper thread would only add wake-ups.
