@@ -995,11 +995,12 @@ impl Worker {
 
     /// Parks, unless a full segment is waiting, until a producer says a
     /// segment is full (or, after a quick wake-up when exports are cheap,
-    /// that [`Shared::wake_at`] spans are, for at most [`QUICK_PARK`]), a flush or shutdown arrives (their
-    /// senders unpark the worker after sending), or `wait` passes. `unpark`
-    /// before `park` makes `park` return at once, so no wake-up is lost
-    /// between the check and the park; the queue's lock orders this
-    /// thread's `sleeping` flag against a producer's push.
+    /// that [`Shared::wake_at`] spans are, for at most [`QUICK_PARK`]), a
+    /// flush or shutdown arrives (their senders unpark the worker after
+    /// sending), or `wait` passes. `unpark` before `park` makes `park`
+    /// return at once, so no wake-up is lost between the check and the
+    /// park; the queue's lock orders this thread's `sleeping` flag against
+    /// a producer's push.
     fn sleep_until(&mut self, wait: Duration) {
         let s = &*self.shared;
         let (wake_on, wait) = if self.parked < QUICK_PARK && self.export_cost < CHEAP_EXPORT {
