@@ -906,14 +906,11 @@ struct Worker {
     in_flight: usize,
     /// When the previous batch was dispatched.
     last_dispatch: Option<Instant>,
-    /// How long the last batch exported on this thread took.
-    last_export: Duration,
+    /// How long the last batch exported on this thread took; `None` until
+    /// one was.
+    last_export: Option<Duration>,
     /// How long the worker was parked last time; zero if it did not park.
     parked: Duration,
-    /// `last_export`, but `MAX` until a batch was exported on this thread:
-    /// a worker that has exported nothing yet does not count on cheap
-    /// exports.
-    export_cost: Duration,
     /// Exported segments (their spans still in them), handed back to the
     /// queue as spares.
     spares: Vec<Vec<SpanData>>,
@@ -948,9 +945,8 @@ impl Worker {
             helpers: 0,
             in_flight: 0,
             last_dispatch: None,
-            last_export: Duration::ZERO,
+            last_export: None,
             parked: Duration::MAX,
-            export_cost: Duration::MAX,
             spares: Vec::new(),
         }
     }
@@ -1003,7 +999,8 @@ impl Worker {
     /// a producer's push.
     fn sleep_until(&mut self, wait: Duration) {
         let s = &*self.shared;
-        let (wake_on, wait) = if self.parked < QUICK_PARK && self.export_cost < CHEAP_EXPORT {
+        let cheap = self.last_export.is_some_and(|d| d < CHEAP_EXPORT);
+        let (wake_on, wait) = if self.parked < QUICK_PARK && cheap {
             // Less what this worker's batch already holds.
             let spans = s.wake_at.saturating_sub(self.batch.len());
             (spans.max(1), wait.min(QUICK_PARK))
@@ -1148,7 +1145,8 @@ impl Worker {
             .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
         // The queue's lock only when a helper may take the batch at all.
         if self.in_flight + 1 < self.concurrency
-            && (since < self.last_export.saturating_mul(2) || !self.shared.queue().full.is_empty())
+            && (since < self.last_export.unwrap_or_default().saturating_mul(2)
+                || !self.shared.queue().full.is_empty())
             && self.start_helper()
         {
             let batch = std::mem::take(&mut self.batch);
@@ -1162,8 +1160,7 @@ impl Worker {
             }
         }
         self.export(None);
-        self.last_export = now.elapsed();
-        self.export_cost = self.last_export;
+        self.last_export = Some(now.elapsed());
     }
 
     /// Makes sure a helper is free to take a batch, starting one if every
@@ -1444,15 +1441,18 @@ mod tests {
         }
     }
 
+    /// The default settings with this queue and batch size.
+    fn sized(queue: usize, batch: usize) -> BatchConfig {
+        BatchConfig {
+            max_queue_size: queue,
+            max_export_batch_size: batch,
+            ..BatchConfig::default()
+        }
+    }
+
     #[test]
     fn segments_are_at_most_a_quarter_of_the_queue_and_make_whole_batches() {
-        let seg = |queue, batch| {
-            segments(&BatchConfig {
-                max_queue_size: queue,
-                max_export_batch_size: batch,
-                ..BatchConfig::default()
-            })
-        };
+        let seg = |queue, batch| segments(&sized(queue, batch));
         // The defaults: a segment is a batch.
         assert_eq!(seg(2048, 512), (512, 512));
         assert_eq!(seg(65_536, 512), (512, 512));
@@ -1477,11 +1477,7 @@ mod tests {
             (1, 1),
             (3, 3),
         ] {
-            let config = BatchConfig {
-                max_queue_size: queue,
-                max_export_batch_size: batch,
-                ..BatchConfig::default()
-            };
+            let config = sized(queue, batch);
             let (segment, _) = segments(&config);
             let n = lanes(&config, segment);
             assert!(
@@ -1502,11 +1498,7 @@ mod tests {
     #[test]
     fn quick_wakes_wait_for_four_batches_with_most_of_the_queue_free() {
         let wake = |queue, batch| {
-            let config = BatchConfig {
-                max_queue_size: queue,
-                max_export_batch_size: batch,
-                ..BatchConfig::default()
-            };
+            let config = sized(queue, batch);
             let (segment, batch_full) = segments(&config);
             (wake_at(&config, segment, batch_full), segment)
         };
