@@ -224,11 +224,13 @@ impl<T: OwnsNothing> Returns<T> {
         }
     }
 
-    fn add(&mut self, mut v: Vec<T>) {
+    /// Keeps `v`, emptied (see [`empty`] for `plain`), if it is worth
+    /// keeping; otherwise drops it.
+    fn add(&mut self, mut v: Vec<T>, plain: bool) {
         if !keeps(self.min_capacity, &v) {
             return;
         }
-        empty(&mut v);
+        empty(&mut v, plain);
         if self.chunk.capacity() == 0 {
             self.chunk.reserve_exact(CHUNK);
         }
@@ -252,12 +254,32 @@ fn keeps<T>(min_capacity: usize, v: &Vec<T>) -> bool {
     (min_capacity..=MAX_RECYCLED_CAPACITY).contains(&v.capacity())
 }
 
+/// `true` when emptying `span`'s attribute and event vectors frees nothing
+/// and runs no code: every key, string value and event name is static
+/// text, every other value a number, a boolean or null, and no event has
+/// attributes. The batch processor asks as a span reaches its queue, while
+/// the span's attributes are still in this core's cache, so that
+/// [`recycle_here`] need not read them again once they have gone cold.
+#[inline]
+pub fn is_plain(span: &SpanData) -> bool {
+    span.attributes.iter().all(KeyValue::owns_nothing)
+        && span.events.iter().all(Event::owns_nothing)
+}
+
 /// Empties `spans` on the thread that is about to start new spans: their
 /// attribute and event vectors, emptied, go to this thread's own chunk (up
 /// to [`LOCAL_MAX`] of each kind; the rest to the shared pool), and the
 /// most recently emptied is the next one taken. The batch processor calls
 /// it when a thread's lane reuses a segment that carried an exported batch.
-pub fn recycle_here(spans: &mut Vec<SpanData>) {
+///
+/// `plain` says that [`is_plain`] held for every span: their vectors are
+/// then emptied without a look at what they hold, which saves a read of
+/// each vector's memory (a cache miss when another core wrote it, or when
+/// the spans waited long in the queue). The thread that reuses a vector
+/// writes it anyway, and a write of a line that is not in its cache costs
+/// it less than a read: the core does not wait for it. If `plain` is given
+/// for a span that owns memory, that memory is leaked, never freed twice.
+pub fn recycle_here(spans: &mut Vec<SpanData>, plain: bool) {
     let p = pool();
     let mut attributes = Returns::new(ATTRIBUTES_CAPACITY, &p.attributes.0);
     let mut events = Returns::new(EVENTS_CAPACITY, &p.events.0);
@@ -277,8 +299,8 @@ pub fn recycle_here(spans: &mut Vec<SpanData>) {
                     ..
                 } in spans.drain(..)
                 {
-                    keep_here(&mut a, &mut attributes, span_attributes);
-                    keep_here(&mut e, &mut events, span_events);
+                    keep_here(&mut a, &mut attributes, span_attributes, plain);
+                    keep_here(&mut e, &mut events, span_events, plain);
                     if let Ok(r) = &mut r {
                         if r.len() < LOCAL_MAX {
                             r.push(resource);
@@ -323,34 +345,37 @@ impl OwnsNothing for Event {
 
 /// Empties `v`. Dropping each element is an out-of-line call per
 /// attribute (the drop code of `Value` is too big to inline); when no
-/// element owns anything, which a look at each tells inline, the elements
-/// are let go of without it. Forgetting a `Drain` of the whole vector is
-/// safe and leaves it empty; the `clear` after it drops whatever a `Drain`
-/// might leave behind, so the vector is empty either way.
+/// element owns anything, which the caller vouches for with `plain` or a
+/// look at each tells inline, the elements are let go of without it.
+/// Forgetting a `Drain` of the whole vector is safe and leaves it empty
+/// (an element that did own memory would leak it); the `clear` after it
+/// drops whatever a `Drain` might leave behind, so the vector is empty
+/// either way.
 #[inline]
-fn empty<T: OwnsNothing>(v: &mut Vec<T>) {
-    if v.iter().all(T::owns_nothing) {
+fn empty<T: OwnsNothing>(v: &mut Vec<T>, plain: bool) {
+    if plain || v.iter().all(T::owns_nothing) {
         std::mem::forget(v.drain(..));
     }
     v.clear();
 }
 
-/// `v`, emptied, into this thread's `chunk` while it has room, else to
-/// `overflow` (for the shared pool).
+/// `v`, emptied (see [`empty`] for `plain`), into this thread's `chunk`
+/// while it has room, else to `overflow` (for the shared pool).
 #[inline(always)]
 fn keep_here<T: OwnsNothing>(
     chunk: &mut Result<RefMut<'_, Chunk<T>>, BorrowMutError>,
     overflow: &mut Returns<T>,
     mut v: Vec<T>,
+    plain: bool,
 ) {
     match chunk {
         Ok(chunk) if chunk.len() < LOCAL_MAX => {
             if keeps(overflow.min_capacity, &v) {
-                empty(&mut v);
+                empty(&mut v, plain);
                 chunk.push(v);
             }
         }
-        _ => overflow.add(v),
+        _ => overflow.add(v, plain),
     }
 }
 
@@ -361,8 +386,8 @@ pub fn recycle_all(spans: &mut Vec<SpanData>) {
     let mut attributes = Returns::new(ATTRIBUTES_CAPACITY, &p.attributes.0);
     let mut events = Returns::new(EVENTS_CAPACITY, &p.events.0);
     for span in spans.iter_mut() {
-        attributes.add(std::mem::take(&mut span.attributes));
-        events.add(std::mem::take(&mut span.events));
+        attributes.add(std::mem::take(&mut span.attributes), false);
+        events.add(std::mem::take(&mut span.events), false);
     }
     spans.clear();
     attributes.send();
@@ -437,7 +462,7 @@ mod tests {
         let last_attributes = spans[2].attributes.as_ptr();
         let last_events = spans[2].events.as_ptr();
         let before = local_len(&ATTRIBUTES);
-        recycle_here(&mut spans);
+        recycle_here(&mut spans, false);
         assert!(spans.is_empty());
         assert_eq!(local_len(&ATTRIBUTES), before + 3);
         // The last span's vectors come back first, emptied, to this thread
@@ -478,16 +503,68 @@ mod tests {
     }
 
     #[test]
+    fn a_span_is_plain_while_its_attributes_and_events_own_nothing() {
+        let t = SystemTime::UNIX_EPOCH;
+        let mut s = span(0);
+        assert!(is_plain(&s), "no attributes, no events");
+        s.attributes.push(KeyValue::new("model", "gpt-4o"));
+        s.attributes.push(KeyValue::new("tokens", 12));
+        s.events.push(Event::new("gen_ai.choice", t, Vec::new()));
+        assert!(is_plain(&s));
+        let mut owned_value = s.clone();
+        owned_value.attributes[1].value = Value::from(String::from("12"));
+        assert!(!is_plain(&owned_value));
+        let mut owned_key = s.clone();
+        owned_key.attributes[0].key = Key::new(String::from("model"));
+        assert!(!is_plain(&owned_key));
+        let mut event_attributes = s.clone();
+        event_attributes.events[0].attributes = vec![KeyValue::new("index", 0)];
+        assert!(!is_plain(&event_attributes));
+        let mut event_name = s;
+        event_name.events[0].name = Cow::Owned("gen_ai.choice".into());
+        assert!(!is_plain(&event_name));
+    }
+
+    #[test]
+    fn plain_spans_are_emptied_without_a_look_and_keep_their_vectors() {
+        std::thread::spawn(|| {
+            let t = SystemTime::UNIX_EPOCH;
+            let mut spans: Vec<SpanData> = (0..3u64)
+                .map(|i| {
+                    let mut s = span_with_attributes(i);
+                    s.attributes.push(KeyValue::new("k", "static"));
+                    s.attributes.push(KeyValue::new("n", 1.5));
+                    s.events = Vec::with_capacity(EVENTS_CAPACITY);
+                    s.events.push(Event::new("e", t, Vec::new()));
+                    s
+                })
+                .collect();
+            assert!(spans.iter().all(is_plain));
+            let last = spans[2].attributes.as_ptr();
+            recycle_here(&mut spans, true);
+            assert!(spans.is_empty());
+            assert_eq!(local_len(&ATTRIBUTES), 3);
+            assert_eq!(local_len(&EVENTS), 3);
+            let a = attributes();
+            assert_eq!(a.as_ptr(), last);
+            assert!(a.is_empty() && a.capacity() >= ATTRIBUTES_CAPACITY);
+            assert!(events().is_empty());
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn empty_leaves_vectors_empty_whatever_they_hold() {
         let mut statics = vec![KeyValue::new("a", 1), KeyValue::new("b", "x")];
-        empty(&mut statics);
+        empty(&mut statics, false);
         assert!(statics.is_empty() && statics.capacity() >= 2);
         let mut owned = vec![
             KeyValue::new("a", 1),
             KeyValue::new("b", String::from("owned")),
             KeyValue::new(String::from("c"), true),
         ];
-        empty(&mut owned);
+        empty(&mut owned, false);
         assert!(owned.is_empty() && owned.capacity() >= 3);
     }
 
@@ -507,7 +584,7 @@ mod tests {
             // The last span emptied is another tracer's: its reference is
             // the first one a new span of `r` meets.
             spans.push(span_of(3, &other));
-            recycle_here(&mut spans);
+            recycle_here(&mut spans, false);
             assert_eq!(Arc::strong_count(&r), 4, "kept with the thread");
             assert_eq!(Arc::strong_count(&other), 2);
             let first = resource(&r);
@@ -533,7 +610,7 @@ mod tests {
             let mut spans: Vec<SpanData> = (0..LOCAL_MAX as u64 + 100)
                 .map(|i| span_of(i, &r))
                 .collect();
-            recycle_here(&mut spans);
+            recycle_here(&mut spans, false);
             assert_eq!(Arc::strong_count(&r), 1 + LOCAL_MAX);
         })
         .join()
@@ -546,13 +623,13 @@ mod tests {
             let mut spans: Vec<SpanData> = (0..LOCAL_MAX as u64 + 100)
                 .map(span_with_attributes)
                 .collect();
-            recycle_here(&mut spans);
+            recycle_here(&mut spans, false);
             assert_eq!(local_len(&ATTRIBUTES), LOCAL_MAX);
             // Vectors too big to keep are not kept.
             let mut big = vec![span_with_attributes(0)];
             big[0].attributes = Vec::with_capacity(MAX_RECYCLED_CAPACITY + 1);
             ATTRIBUTES.with(|c| c.borrow_mut().clear());
-            recycle_here(&mut big);
+            recycle_here(&mut big, false);
             assert_eq!(local_len(&ATTRIBUTES), 0);
         })
         .join()

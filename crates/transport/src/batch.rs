@@ -226,12 +226,12 @@ enum Msg {
 #[derive(Default)]
 struct Queue {
     /// Full segments, oldest first.
-    full: VecDeque<Vec<SpanData>>,
+    full: VecDeque<Segment>,
     /// Spans in `full`.
     full_len: usize,
     /// Segments for lanes to fill, each empty or still holding an exported
     /// batch (emptied by the lane that takes it).
-    spare: Vec<Vec<SpanData>>,
+    spare: Vec<Segment>,
     /// The queue bound in use (see above).
     taken: usize,
 }
@@ -243,7 +243,7 @@ struct Queue {
 #[derive(Default)]
 struct Lane {
     /// The segment being filled.
-    open: Vec<SpanData>,
+    open: Segment,
     /// Room reserved from the queue bound and not used yet.
     room: usize,
     /// Spans ever queued through this lane.
@@ -251,6 +251,47 @@ struct Lane {
     /// Set when the worker has stopped: later spans are dropped and
     /// counted.
     closed: bool,
+}
+
+/// Spans of a queue segment or a batch, and whether each of them was plain
+/// ([`prela_core::pool::is_plain`]) as it reached its lane. The lane that
+/// reuses a plain segment empties its spans' vectors without reading what
+/// they hold: by then that memory has gone cold, or another core wrote it,
+/// and the read would miss the cache for every span.
+struct Segment {
+    spans: Vec<SpanData>,
+    /// `true` when every span in `spans` is plain; an empty segment is.
+    plain: bool,
+}
+
+impl Default for Segment {
+    fn default() -> Self {
+        Segment::from(Vec::new())
+    }
+}
+
+impl From<Vec<SpanData>> for Segment {
+    /// Spans of unknown kind, or none (which are plain).
+    fn from(spans: Vec<SpanData>) -> Self {
+        let plain = spans.is_empty();
+        Segment { spans, plain }
+    }
+}
+
+impl Segment {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Empties the spans here, on the worker (see [`Worker::scrub`]).
+    fn recycle_all(&mut self) {
+        prela_core::pool::recycle_all(&mut self.spans);
+        self.plain = true;
+    }
 }
 
 /// A lane on cache lines of its own.
@@ -368,17 +409,18 @@ impl Shared {
     /// Gives `lane` an open segment if it has none, and reserves room for
     /// it if it has none left; `false` when the queue is full.
     fn refill(&self, lane: &mut Lane) -> bool {
-        if lane.open.capacity() == 0 {
+        if lane.open.spans.capacity() == 0 {
             let spare = self.queue().spare.pop();
             lane.open = match spare {
                 // Once a segment, on this thread, outside the queue's lock:
                 // the exported spans it still holds give their vectors to
                 // the spans this thread starts next.
                 Some(mut segment) => {
-                    prela_core::pool::recycle_here(&mut segment);
+                    prela_core::pool::recycle_here(&mut segment.spans, segment.plain);
+                    segment.plain = true;
                     segment
                 }
-                None => Vec::with_capacity(self.segment),
+                None => Vec::with_capacity(self.segment).into(),
             };
         }
         let mut q = self.queue();
@@ -407,7 +449,7 @@ impl Shared {
 
     /// Moves segments from `from` to the queue's spares while it has fewer
     /// than `spare_segments`.
-    fn restock(&self, q: &mut Queue, from: &mut Vec<Vec<SpanData>>) {
+    fn restock(&self, q: &mut Queue, from: &mut Vec<Segment>) {
         while q.spare.len() < self.spare_segments {
             match from.pop() {
                 Some(v) => q.spare.push(v),
@@ -749,7 +791,7 @@ impl SpanProcessor for BatchProcessor {
             s.counters.dropped_shutdown.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if (l.room == 0 || l.open.capacity() == 0) && !s.refill(&mut l) {
+        if (l.room == 0 || l.open.spans.capacity() == 0) && !s.refill(&mut l) {
             drop(l);
             let n = s
                 .counters
@@ -764,7 +806,10 @@ impl SpanProcessor for BatchProcessor {
         let Some(span) = slot.take() else {
             return;
         };
-        prela_core::pool::push(&mut l.open, span);
+        // Asked while the span's attributes are in this core's cache; once
+        // one span is not plain, its segment is not, and no more are asked.
+        l.open.plain = l.open.plain && prela_core::pool::is_plain(&span);
+        prela_core::pool::push(&mut l.open.spans, span);
         l.room -= 1;
         l.accepted += 1;
         if l.open.len() >= s.segment {
@@ -890,16 +935,16 @@ impl Drop for BatchProcessor {
 struct Worker {
     shared: Arc<Shared>,
     rx: Receiver<Msg>,
-    batch: Vec<SpanData>,
+    batch: Segment,
     rng: u64,
     /// Export calls allowed at once: this thread's plus the helpers'.
     concurrency: usize,
     /// Full batches for the helper threads, which share the receiver.
-    jobs_tx: handoff::Sender<Vec<SpanData>>,
-    jobs_rx: handoff::Receiver<Vec<SpanData>>,
+    jobs_tx: handoff::Sender<Segment>,
+    jobs_rx: handoff::Receiver<Segment>,
     /// Batches the helpers have exported, for reuse as spare segments.
-    done_tx: handoff::Sender<Vec<SpanData>>,
-    done_rx: handoff::Receiver<Vec<SpanData>>,
+    done_tx: handoff::Sender<Segment>,
+    done_rx: handoff::Receiver<Segment>,
     /// Helper threads started so far (at most `concurrency - 1`).
     helpers: usize,
     /// Batches on the helpers now.
@@ -913,7 +958,7 @@ struct Worker {
     parked: Duration,
     /// Exported segments (their spans still in them), handed back to the
     /// queue as spares.
-    spares: Vec<Vec<SpanData>>,
+    spares: Vec<Segment>,
 }
 
 /// A xorshift seed that differs between processes and threads.
@@ -935,7 +980,7 @@ impl Worker {
         Worker {
             shared,
             rx,
-            batch: Vec::new(),
+            batch: Segment::default(),
             rng: seed(),
             concurrency,
             jobs_tx,
@@ -1076,36 +1121,40 @@ impl Worker {
     /// strings, their resource) for as long as the load stays low.
     fn scrub(&mut self) {
         for segment in &mut self.spares {
-            prela_core::pool::recycle_all(segment);
+            segment.recycle_all();
         }
         let s = Arc::clone(&self.shared);
         // Taken out and put back, so producers never wait on the emptying.
         let mut spares = std::mem::take(&mut s.queue().spare);
         for segment in &mut spares {
-            prela_core::pool::recycle_all(segment);
+            segment.recycle_all();
         }
         s.restock(&mut s.queue(), &mut spares);
     }
 
     /// Adds a segment to the batch: it becomes the batch when the batch is
     /// empty (no span is moved), otherwise its spans are appended.
-    fn absorb(&mut self, mut segment: Vec<SpanData>) {
+    fn absorb(&mut self, mut segment: Segment) {
         if self.shared.abandoned.load(Ordering::Acquire) {
             // Already counted as dropped by the shutdown that gave up.
-            prela_core::pool::recycle_all(&mut segment);
+            segment.recycle_all();
             self.keep_spare(segment);
             return;
         }
         if let Some(rules) = &self.shared.redaction {
-            for span in &mut segment {
+            for span in &mut segment.spans {
                 rules.apply(span);
             }
+            // A redacted value may own its text.
+            segment.plain = false;
         }
         if self.batch.is_empty() {
             let old = std::mem::replace(&mut self.batch, segment);
             self.keep_spare(old);
         } else {
-            self.batch.append(&mut segment);
+            self.batch.spans.append(&mut segment.spans);
+            self.batch.plain = self.batch.plain && segment.plain;
+            segment.plain = true;
             self.keep_spare(segment);
         }
     }
@@ -1113,11 +1162,13 @@ impl Worker {
     /// Keeps a segment (empty, or holding an exported batch) for a lane to
     /// reuse, while fewer than `spare_segments` are kept; otherwise its
     /// spans are emptied here and the memory freed.
-    fn keep_spare(&mut self, mut v: Vec<SpanData>) {
-        if v.capacity() >= self.shared.segment && self.spares.len() < self.shared.spare_segments {
+    fn keep_spare(&mut self, mut v: Segment) {
+        if v.spans.capacity() >= self.shared.segment
+            && self.spares.len() < self.shared.spare_segments
+        {
             self.spares.push(v);
         } else {
-            prela_core::pool::recycle_all(&mut v);
+            v.recycle_all();
         }
     }
 
@@ -1178,7 +1229,7 @@ impl Worker {
             .spawn(move || {
                 let mut rng = seed();
                 for batch in jobs {
-                    export_batch(&shared, &batch, None, &mut rng, false);
+                    export_batch(&shared, &batch.spans, None, &mut rng, false);
                     if done.send(batch).is_err() {
                         return;
                     }
@@ -1191,7 +1242,7 @@ impl Worker {
         started
     }
 
-    fn returned(&mut self, batch: Vec<SpanData>) {
+    fn returned(&mut self, batch: Segment) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.keep_spare(batch);
     }
@@ -1286,7 +1337,7 @@ impl Worker {
             s.set_taken(&mut q, 0);
             std::mem::take(&mut q.full)
         };
-        dropped += full.iter().map(Vec::len).sum::<usize>();
+        dropped += full.iter().map(Segment::len).sum::<usize>();
         if dropped > 0 {
             // Under `settle`, against abandonment: once abandoned, the
             // count stored then already covers these spans.
@@ -1311,7 +1362,7 @@ impl Worker {
 
     /// Exports the batch on this thread, and keeps its segment as a spare.
     fn export(&mut self, hurry: Option<Instant>) {
-        export_batch(&self.shared, &self.batch, hurry, &mut self.rng, true);
+        export_batch(&self.shared, &self.batch.spans, hurry, &mut self.rng, true);
         let exported = std::mem::take(&mut self.batch);
         self.keep_spare(exported);
     }
@@ -1688,6 +1739,94 @@ mod tests {
         released(&old, "segments reused by the lane");
         // The last batch is still held, until its segment is reused.
         assert!(Arc::strong_count(&new) > 1);
+    }
+
+    use prela_core::Value;
+
+    fn with_attribute(id: u64, value: Value) -> SpanData {
+        let mut s = span(id);
+        s.attributes.push(prela_core::KeyValue::new("k", value));
+        s
+    }
+
+    /// A lane's segment stays plain while every span that joins it is, and
+    /// a segment it takes anew starts plain again.
+    #[test]
+    fn a_lane_segment_is_plain_until_a_span_that_owns_memory_joins_it() {
+        let p = small_discarding(Duration::from_secs(600));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let plain = || p.shared.own_lane().lock().open.plain;
+                p.on_end(with_attribute(1, Value::from("static")));
+                p.on_end(with_attribute(2, Value::from(2)));
+                assert!(plain());
+                p.on_end(with_attribute(3, Value::from(String::from("owned"))));
+                assert!(!plain());
+                p.on_end(with_attribute(4, Value::from("static")));
+                assert!(!plain(), "one span that owns memory is enough");
+                let flush = || {
+                    p.force_flush(Instant::now() + Duration::from_secs(10))
+                        .unwrap();
+                };
+                // The flush exports the open segment, which the worker
+                // keeps as a spare.
+                flush();
+                // A whole segment: when the worker takes it, the spare goes
+                // back to the queue.
+                for id in 10..18 {
+                    p.on_end(with_attribute(id, Value::from("static")));
+                }
+                flush();
+                assert_eq!(p.shared.queue().spare.len(), 1);
+                // The lane reuses the segment that was not plain, emptied:
+                // it is plain again.
+                p.on_end(with_attribute(20, Value::from("static")));
+                assert!(p.shared.queue().spare.is_empty());
+                assert!(plain());
+            });
+        });
+        assert_eq!(p.stats().exported, 12);
+    }
+
+    /// A batch made of several segments is plain only if each of them is;
+    /// redaction, which may write text the span then owns, makes it not
+    /// plain.
+    #[test]
+    fn a_batch_is_plain_only_if_its_segments_are_and_nothing_was_redacted() {
+        let segment = |plain: bool| Segment {
+            spans: vec![with_attribute(
+                1,
+                if plain {
+                    Value::from("static")
+                } else {
+                    Value::from(String::from("owned"))
+                },
+            )],
+            plain,
+        };
+        let absorbed = |p: &BatchProcessor, segments: Vec<Segment>| {
+            let (_tx, rx) = crossbeam_channel::unbounded();
+            let mut w = Worker::new(Arc::clone(&p.shared), rx);
+            for s in segments {
+                w.absorb(s);
+            }
+            (w.batch.len(), w.batch.plain)
+        };
+        let p = small_discarding(Duration::from_secs(600));
+        assert_eq!(absorbed(&p, vec![segment(true), segment(true)]), (2, true));
+        assert_eq!(
+            absorbed(&p, vec![segment(true), segment(false)]),
+            (2, false)
+        );
+        assert_eq!(
+            absorbed(&p, vec![segment(false), segment(true)]),
+            (2, false)
+        );
+        let redacting = BatchProcessor::builder(prela_testkit::Discard)
+            .redaction(RedactionRules::default())
+            .build()
+            .unwrap();
+        assert_eq!(absorbed(&redacting, vec![segment(true)]), (1, false));
     }
 
     /// The narrow race `close` is there for, made to happen: a thread reads
