@@ -266,19 +266,19 @@ struct Segment {
 
 impl Default for Segment {
     fn default() -> Self {
-        Segment::from(Vec::new())
-    }
-}
-
-impl From<Vec<SpanData>> for Segment {
-    /// Spans of unknown kind, or none (which are plain).
-    fn from(spans: Vec<SpanData>) -> Self {
-        let plain = spans.is_empty();
-        Segment { spans, plain }
+        Segment::with_capacity(0)
     }
 }
 
 impl Segment {
+    /// An empty segment (so a plain one) with room for `n` spans.
+    fn with_capacity(n: usize) -> Self {
+        Segment {
+            spans: Vec::with_capacity(n),
+            plain: true,
+        }
+    }
+
     fn len(&self) -> usize {
         self.spans.len()
     }
@@ -420,7 +420,7 @@ impl Shared {
                     segment.plain = true;
                     segment
                 }
-                None => Vec::with_capacity(self.segment).into(),
+                None => Segment::with_capacity(self.segment),
             };
         }
         let mut q = self.queue();
