@@ -20,8 +20,8 @@ use crate::png::Canvas;
 pub const SDKS: [&str; 2] = ["prela", "otel"];
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 8] = [
-    "w1", "w3", "w2", "w2-gzip", "w2-paced", "w1-paced", "w4", "reserve",
+pub const WORKLOADS: [&str; 9] = [
+    "w1", "w3", "w2", "w2-gzip", "w2-paced", "w1-paced", "pacing", "w4", "reserve",
 ];
 
 /// What to run.
@@ -185,6 +185,13 @@ pub fn derive(
     let produced = run.get("produced").and_then(Value::as_u64).unwrap_or(0);
     if produced == 0 {
         return fail(format!("no spans produced: {run}"));
+    }
+    if workload == "pacing" {
+        // No SDK: only the CPU the paced loop took.
+        return Ok(json!({
+            "cpu_s_per_million": num(run, "cpu_s") * 1e6 / produced as f64,
+            "produced": produced,
+        }));
     }
     let delivered = match receiver {
         Some(r) => {
@@ -461,8 +468,9 @@ pub fn targets(s: &Value) -> Vec<Target> {
     t
 }
 
-/// The paced target's CPU per span for each SDK, and how much of it
-/// producing alone costs at the same pace (`w1-paced`, when it ran).
+/// The paced target's CPU per span for each SDK, how much of it producing
+/// alone costs at the same pace (`w1-paced`), and how much the pacing loop
+/// with no SDK costs (`pacing`), when they ran.
 fn paced_detail(s: &Value) -> String {
     let us = |w: &str, sdk: &str| get(s, w, sdk, "cpu_s_per_million");
     let mut d = format!(
@@ -475,6 +483,13 @@ fn paced_detail(s: &Value) -> String {
             "; producing alone at that pace (w1-paced): Prela {:.2} us, opentelemetry {:.2} us",
             us("w1-paced", "prela"),
             us("w1-paced", "otel")
+        ));
+    }
+    if s.get("pacing").is_some() {
+        let (ours, theirs) = (us("pacing", "prela"), us("pacing", "otel"));
+        d.push_str(&format!(
+            "; the pacing loop alone, no SDK (pacing): {ours:.2} us in Prela's binary, {theirs:.2} us in opentelemetry's, in both figures above; net of it, {:.3}x",
+            (us("w2-paced", "prela") - ours) / (us("w2-paced", "otel") - theirs)
         ));
     }
     d
@@ -534,6 +549,21 @@ pub fn markdown(summary: &Value, targets: &[Target], options: &Options) -> Strin
         let Some(ws) = summary.get(w) else { continue };
         md.push_str(&format!("### {}\n\n", describe(w, options)));
         md.push_str("| figure | Prela | opentelemetry | ratio |\n|---|---:|---:|---:|\n");
+        if w == "pacing" {
+            let a = ws
+                .get("prela")
+                .map_or(f64::NAN, |v| num(v, "cpu_s_per_million"));
+            let b = ws
+                .get("otel")
+                .map_or(f64::NAN, |v| num(v, "cpu_s_per_million"));
+            md.push_str(&format!(
+                "| CPU s per million spans | {} | {} | {} |\n\n",
+                fmt_num(a, 3),
+                fmt_num(b, 3),
+                fmt_ratio(a, b)
+            ));
+            continue;
+        }
         if w == "reserve" {
             for (key, label) in [
                 ("rss_delta", "resident memory added (MB)"),
@@ -601,6 +631,10 @@ fn describe(w: &str, o: &Options) -> String {
         "w2-paced" => format!("W2 paced at {} spans/s", fmt_num(o.pace as f64, 0)),
         "w1-paced" => format!(
             "W1 paced at {} spans/s: producing alone, exporter that discards",
+            fmt_num(o.pace as f64, 0)
+        ),
+        "pacing" => format!(
+            "The pacing loop alone at {} spans/s: no SDK, one sleep per trace (the same code in both binaries)",
             fmt_num(o.pace as f64, 0)
         ),
         "w4" => "W4: OTLP/HTTP to a closed loopback port".into(),
@@ -867,6 +901,9 @@ fn brief(d: &Value) -> String {
             num(d, "vm_delta") / 1e6
         );
     }
+    if d.get("delivered").is_none() {
+        return format!("cpu {:.2} s/M, no SDK", num(d, "cpu_s_per_million"));
+    }
     format!(
         "{:>6.0} ns/span  delivered {:>8}  dropped {:>8}  {:>9.0}/s  cpu {:.2} s/M  rss {:.1} MiB  shutdown {:.3} s  truthful {}",
         num(d, "producer_ns_per_span"),
@@ -1022,6 +1059,44 @@ mod tests {
         ));
         let o = Options::parse(&["--only", "w1-paced"]).unwrap();
         assert!(describe("w1-paced", &o).contains("50,000 spans/s"));
+        // The pacing loop's own cost is told apart; the target stays on
+        // the whole figures, which include it.
+        s["pacing"] = json!({"prela": cpu(0.3), "otel": cpu(0.2)});
+        let t = targets(&s);
+        assert!(!t[0].met);
+        assert!(
+            t[0].detail.ends_with(
+                "; the pacing loop alone, no SDK (pacing): 0.30 us in Prela's binary, 0.20 us in opentelemetry's, in both figures above; net of it, 0.184x"
+            ),
+            "{}",
+            t[0].detail
+        );
+    }
+
+    #[test]
+    fn the_pacing_loop_alone_is_its_cpu_and_nothing_else() {
+        let run = json!({"produced": 200_000, "cpu_s": 0.07, "discarded": 0, "shutdown_ok": true});
+        let d = derive("pacing", "prela", &run, None).unwrap();
+        assert_eq!(num(&d, "cpu_s_per_million"), 0.35);
+        assert!(d.get("delivered").is_none() && d.get("truthful").is_none());
+        assert_eq!(brief(&d), "cpu 0.35 s/M, no SDK");
+        assert!(
+            derive("pacing", "prela", &json!({"produced": 0}), None)
+                .unwrap_err()
+                .contains("no spans produced")
+        );
+        let o = Options::parse(&["--only", "pacing"]).unwrap();
+        let summary = json!({"pacing": {"prela": {"cpu_s_per_million": 0.35}, "otel": {"cpu_s_per_million": 0.3}}});
+        let md = markdown(&summary, &[], &o);
+        assert!(
+            md.contains("### The pacing loop alone at 50,000 spans/s"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| CPU s per million spans | 0.350 | 0.300 | 1.17x |"),
+            "{md}"
+        );
+        assert!(!md.contains("spans delivered"), "{md}");
     }
 
     #[test]

@@ -87,6 +87,9 @@ pub enum Workload {
     /// W1 paced at W2's rate: what producing alone costs when paced, the
     /// share of the paced CPU that is no exporter's.
     W1Paced,
+    /// The paced loop with no SDK at all: what pacing itself costs (a
+    /// sleep per trace), which is part of both SDKs' paced figures.
+    Pacing,
     /// Four producers, an exporter that discards.
     W3,
     /// OTLP/HTTP to a closed loopback port.
@@ -96,8 +99,8 @@ pub enum Workload {
 }
 
 impl Workload {
-    /// Parses `w1`, `w1-paced`, `w2`, `w2-gzip`, `w2-paced`, `w3`, `w4`,
-    /// `reserve`.
+    /// Parses `w1`, `w1-paced`, `w2`, `w2-gzip`, `w2-paced`, `pacing`,
+    /// `w3`, `w4`, `reserve`.
     pub fn parse(s: &str) -> Option<Workload> {
         Some(match s {
             "w1" => Workload::W1,
@@ -105,6 +108,7 @@ impl Workload {
             "w2" => Workload::W2,
             "w2-gzip" => Workload::W2Gzip,
             "w2-paced" => Workload::W2Paced,
+            "pacing" => Workload::Pacing,
             "w3" => Workload::W3,
             "w4" => Workload::W4,
             "reserve" => Workload::Reserve,
@@ -194,7 +198,11 @@ impl Config {
             endpoint,
             spans,
             producers: if workload == Workload::W3 { 4 } else { 1 },
-            pace: matches!(workload, Workload::W2Paced | Workload::W1Paced).then_some(pace),
+            pace: matches!(
+                workload,
+                Workload::W2Paced | Workload::W1Paced | Workload::Pacing
+            )
+            .then_some(pace),
             queue: 65_536,
             shutdown_timeout: Duration::from_secs(5),
         })
@@ -259,9 +267,38 @@ pub fn cpu_seconds() -> f64 {
     (tick(11) + tick(12)) as f64 / 100.0
 }
 
+/// No SDK: a trace is nothing (for [`Workload::Pacing`]).
+struct Nothing;
+
+impl Sdk for Nothing {
+    fn trace(&self, first_child: u64) {
+        std::hint::black_box(first_child);
+    }
+
+    fn discarded(&self) -> u64 {
+        0
+    }
+
+    fn shutdown(&self, _timeout: Duration) -> ShutdownReport {
+        ShutdownReport {
+            ok: true,
+            ..ShutdownReport::default()
+        }
+    }
+
+    fn self_reported_dropped(&self) -> Option<u64> {
+        None
+    }
+}
+
 /// Runs `sdk` (made by `setup`, after the idle process was measured) on the
-/// workload and prints one JSON line of results.
+/// workload and prints one JSON line of results. [`Workload::Pacing`]
+/// makes no SDK and runs the paced loop alone.
 pub fn run<S: Sdk>(config: &Config, setup: impl FnOnce(&Config) -> Result<S, String>) {
+    if config.workload == Workload::Pacing {
+        measure(config, &Nothing, status_bytes("VmRSS"));
+        return;
+    }
     let idle_rss = status_bytes("VmRSS");
     let idle_vm = status_bytes("VmSize");
     let sdk = match setup(config) {
@@ -284,6 +321,12 @@ pub fn run<S: Sdk>(config: &Config, setup: impl FnOnce(&Config) -> Result<S, Str
         drop(sdk);
         return;
     }
+    measure(config, &sdk, idle_rss);
+    drop(sdk);
+}
+
+/// The producers on `sdk`, then its shutdown; prints the JSON line.
+fn measure<S: Sdk>(config: &Config, sdk: &S, idle_rss: u64) {
     let traces = config.spans / SPANS_PER_TRACE;
     let per_producer = traces / config.producers;
     let cpu0 = cpu_seconds();
@@ -291,7 +334,6 @@ pub fn run<S: Sdk>(config: &Config, setup: impl FnOnce(&Config) -> Result<S, Str
     let (production, max_trace) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..config.producers)
             .map(|p| {
-                let sdk = &sdk;
                 scope.spawn(move || {
                     let mut max_trace = Duration::ZERO;
                     for t in 0..per_producer {
@@ -352,7 +394,6 @@ pub fn run<S: Sdk>(config: &Config, setup: impl FnOnce(&Config) -> Result<S, Str
         json_escape(&report.message),
     );
     println!("{out}");
-    drop(sdk);
 }
 
 fn json_escape(s: &str) -> String {
@@ -406,6 +447,14 @@ mod tests {
             x = x.wrapping_add(std::hint::black_box(1));
         }
         assert!(cpu_seconds() > 0.0, "{x}");
+    }
+
+    #[test]
+    fn the_pacing_loop_alone_is_a_workload_without_an_exporter() {
+        let w = Workload::parse("pacing");
+        assert_eq!(w, Some(Workload::Pacing));
+        assert!(w.is_some_and(|w| !w.is_otlp() && !w.gzip()));
+        assert_eq!(Workload::parse("w9"), None);
     }
 
     #[test]
