@@ -186,10 +186,16 @@ pub fn derive(
     if produced == 0 {
         return fail(format!("no spans produced: {run}"));
     }
+    let per_million = |key: &str| num(run, key) * 1e6 / produced as f64;
+    // The process's CPU, and the part of it the producer threads used
+    // (measured by each on itself); the rest is the SDK's own threads and
+    // the shutdown call.
+    let (cpu, producers) = (per_million("cpu_s"), per_million("producer_cpu_s"));
     if workload == "pacing" {
         // No SDK: only the CPU the paced loop took.
         return Ok(json!({
-            "cpu_s_per_million": num(run, "cpu_s") * 1e6 / produced as f64,
+            "cpu_s_per_million": cpu,
+            "producer_cpu_s_per_million": producers,
             "produced": produced,
         }));
     }
@@ -246,7 +252,9 @@ pub fn derive(
         "delivered": delivered,
         "dropped": lost,
         "delivered_per_s": delivered as f64 / total_s,
-        "cpu_s_per_million": num(run, "cpu_s") * 1e6 / produced as f64,
+        "cpu_s_per_million": cpu,
+        "producer_cpu_s_per_million": producers,
+        "other_cpu_s_per_million": cpu - producers,
         "peak_rss": num(run, "peak_rss"),
         "idle_rss": num(run, "idle_rss"),
         "shutdown_s": num(run, "shutdown_s"),
@@ -496,12 +504,24 @@ fn paced_detail(s: &Value) -> String {
 }
 
 /// The rows of the report: (key, label, unit scale, digits).
-const FIGURES: [(&str, &str, f64, usize); 8] = [
+const FIGURES: [(&str, &str, f64, usize); 10] = [
     ("producer_ns_per_span", "producer ns/span", 1.0, 0),
     ("delivered", "spans delivered", 1.0, 0),
     ("dropped", "spans dropped", 1.0, 0),
     ("delivered_per_s", "delivered spans/s", 1.0, 0),
     ("cpu_s_per_million", "CPU s per million spans", 1.0, 3),
+    (
+        "producer_cpu_s_per_million",
+        "of which the producer threads",
+        1.0,
+        3,
+    ),
+    (
+        "other_cpu_s_per_million",
+        "of which the SDK's threads and shutdown",
+        1.0,
+        3,
+    ),
     ("peak_rss", "peak RSS (MiB)", 1.0 / 1_048_576.0, 1),
     ("shutdown_s", "shutdown (s)", 1.0, 3),
     ("max_trace_us", "slowest trace (us)", 1.0, 0),
@@ -931,7 +951,7 @@ mod tests {
         json!({
             "produced": produced, "discarded": discarded, "shutdown_ok": ok,
             "stated_lost": stated, "self_reported_dropped": own,
-            "producer_ns_per_span": 100.0, "total_s": 2.0, "cpu_s": 1.0,
+            "producer_ns_per_span": 100.0, "total_s": 2.0, "cpu_s": 1.0, "producer_cpu_s": 0.75,
             "peak_rss": 5e6, "idle_rss": 2e6, "shutdown_s": 0.01, "max_trace_us": 30,
         })
     }
@@ -949,6 +969,8 @@ mod tests {
         assert_eq!(d["truthful"], true);
         assert_eq!(num(&d, "delivered_per_s"), 500.0);
         assert_eq!(num(&d, "cpu_s_per_million"), 1000.0);
+        assert_eq!(num(&d, "producer_cpu_s_per_million"), 750.0);
+        assert_eq!(num(&d, "other_cpu_s_per_million"), 250.0);
         let d = derive(
             "w1",
             "prela",
@@ -1075,9 +1097,10 @@ mod tests {
 
     #[test]
     fn the_pacing_loop_alone_is_its_cpu_and_nothing_else() {
-        let run = json!({"produced": 200_000, "cpu_s": 0.07, "discarded": 0, "shutdown_ok": true});
+        let run = json!({"produced": 200_000, "cpu_s": 0.07, "producer_cpu_s": 0.06, "discarded": 0, "shutdown_ok": true});
         let d = derive("pacing", "prela", &run, None).unwrap();
         assert_eq!(num(&d, "cpu_s_per_million"), 0.35);
+        assert_eq!(num(&d, "producer_cpu_s_per_million"), 0.3);
         assert!(d.get("delivered").is_none() && d.get("truthful").is_none());
         assert_eq!(brief(&d), "cpu 0.35 s/M, no SDK");
         assert!(

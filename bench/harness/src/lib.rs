@@ -249,7 +249,17 @@ pub fn status_bytes(field: &str) -> u64 {
 /// included), from `/proc/self/stat`, in seconds. Linux reports it in
 /// USER_HZ ticks, which are 1/100 s on every architecture Rust targets.
 pub fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    stat_cpu_seconds("/proc/self/stat")
+}
+
+/// [`cpu_seconds`] of the calling thread alone (`/proc/thread-self/stat`).
+pub fn thread_cpu_seconds() -> f64 {
+    stat_cpu_seconds("/proc/thread-self/stat")
+}
+
+/// utime + stime of a `stat` file of `/proc`, in seconds.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return 0.0;
     };
     // Fields after the command name (which may contain spaces) in parens.
@@ -331,10 +341,11 @@ fn measure<S: Sdk>(config: &Config, sdk: &S, idle_rss: u64) {
     let per_producer = traces / config.producers;
     let cpu0 = cpu_seconds();
     let start = Instant::now();
-    let (production, max_trace) = std::thread::scope(|scope| {
+    let (production, max_trace, producer_cpu) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..config.producers)
             .map(|p| {
                 scope.spawn(move || {
+                    let cpu0 = thread_cpu_seconds();
                     let mut max_trace = Duration::ZERO;
                     for t in 0..per_producer {
                         if let Some(rate) = config.pace {
@@ -349,16 +360,20 @@ fn measure<S: Sdk>(config: &Config, sdk: &S, idle_rss: u64) {
                         sdk.trace((p * per_producer + t) * (SPANS_PER_TRACE - 1));
                         max_trace = max_trace.max(t0.elapsed());
                     }
-                    max_trace
+                    (max_trace, thread_cpu_seconds() - cpu0)
                 })
             })
             .collect();
-        let max = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or(Duration::MAX))
-            .max()
-            .unwrap_or_default();
-        (start.elapsed(), max)
+        let (mut max, mut cpu) = (Duration::ZERO, 0.0);
+        for h in handles {
+            let Ok((m, c)) = h.join() else {
+                eprintln!("a producer thread panicked");
+                std::process::exit(1);
+            };
+            max = max.max(m);
+            cpu += c;
+        }
+        (start.elapsed(), max, cpu)
     });
     let discarded_before_shutdown = sdk.discarded();
     let shutdown_start = Instant::now();
@@ -372,7 +387,7 @@ fn measure<S: Sdk>(config: &Config, sdk: &S, idle_rss: u64) {
         out,
         "{{\"workload\":\"{:?}\",\"produced\":{produced},\"producers\":{},\"production_s\":{},\
          \"producer_ns_per_span\":{},\"max_trace_us\":{},\"shutdown_s\":{},\"total_s\":{},\
-         \"cpu_s\":{},\"idle_rss\":{idle_rss},\"peak_rss\":{},\"discarded\":{},\
+         \"cpu_s\":{},\"producer_cpu_s\":{producer_cpu},\"idle_rss\":{idle_rss},\"peak_rss\":{},\"discarded\":{},\
          \"discarded_before_shutdown\":{discarded_before_shutdown},\"shutdown_ok\":{},\
          \"stated_lost\":{},\"self_reported_dropped\":{},\"shutdown_message\":\"{}\"}}",
         config.workload,
@@ -447,6 +462,8 @@ mod tests {
             x = x.wrapping_add(std::hint::black_box(1));
         }
         assert!(cpu_seconds() > 0.0, "{x}");
+        let busy = thread_cpu_seconds();
+        assert!(busy > 0.0 && busy <= cpu_seconds() + 0.01, "{busy}");
     }
 
     #[test]
