@@ -289,7 +289,7 @@ impl Segment {
 
     /// Empties the spans here, on the worker (see [`Worker::scrub`]).
     fn recycle_all(&mut self) {
-        prela_core::pool::recycle_all(&mut self.spans);
+        prela_core::pool::recycle_all(&mut self.spans, self.plain);
         self.plain = true;
     }
 }
