@@ -308,6 +308,14 @@ pub fn summarise(runs: &[Value]) -> Value {
         out.insert("dropped_max".into(), json!(max));
         out.insert("dropped_rounds".into(), json!(rounds));
     }
+    // The figures the ratio targets compare, round by round, so that a
+    // target met on the medians can also say how many rounds met it.
+    for key in ROUND_FIGURES {
+        if first.contains_key(key) {
+            let v: Vec<f64> = runs.iter().map(|r| num(r, key)).collect();
+            out.insert(format!("{key}_by_round"), json!(v));
+        }
+    }
     if first.contains_key("truthful") {
         let all = runs
             .iter()
@@ -316,6 +324,53 @@ pub fn summarise(runs: &[Value]) -> Value {
     }
     out.insert("rounds".into(), json!(runs.len()));
     Value::Object(out)
+}
+
+/// The figures that ratio targets compare, kept round by round in the
+/// summary (as `<figure>_by_round`).
+const ROUND_FIGURES: [&str; 3] = [
+    "producer_ns_per_span",
+    "delivered_per_s",
+    "cpu_s_per_million",
+];
+
+/// Prela's `figure` over opentelemetry's in `w`, round by round (rounds
+/// paired by number), and how many of them are within `bound`; `None`
+/// without the per-round figures of both.
+fn round_ratios(s: &Value, w: &str, figure: &str, bound: f64, at_least: bool) -> Option<String> {
+    let rounds = |sdk: &str| -> Option<Vec<f64>> {
+        s.get(w)?
+            .get(sdk)?
+            .get(format!("{figure}_by_round"))?
+            .as_array()?
+            .iter()
+            .map(Value::as_f64)
+            .collect()
+    };
+    let (ours, theirs) = (rounds("prela")?, rounds("otel")?);
+    if ours.len() != theirs.len() || ours.is_empty() {
+        return None;
+    }
+    let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a / b).collect();
+    let within = ratios
+        .iter()
+        .filter(|r| if at_least { **r >= bound } else { **r <= bound })
+        .count();
+    let list: Vec<String> = ratios.iter().map(|r| format!("{r:.3}x")).collect();
+    Some(format!(
+        "round by round {}: {within} of {} within the bound",
+        list.join(", "),
+        ratios.len()
+    ))
+}
+
+/// `detail` with `more` after it, "; " between them when both say something.
+fn joined(detail: String, more: Option<String>) -> String {
+    match more {
+        Some(m) if detail.is_empty() => m,
+        Some(m) => format!("{detail}; {m}"),
+        None => detail,
+    }
 }
 
 /// One target: what it compares and whether it held.
@@ -371,11 +426,14 @@ pub fn targets(s: &Value) -> Vec<Target> {
             value: r,
             bound: 0.25,
             met: r <= 0.25 && dropped == 0.0,
-            detail: if dropped == 0.0 {
-                format!("0 dropped in {of} of {of} rounds")
-            } else {
-                format!("dropped in {rounds} of {of} rounds, at most {dropped}")
-            },
+            detail: joined(
+                if dropped == 0.0 {
+                    format!("0 dropped in {of} of {of} rounds")
+                } else {
+                    format!("dropped in {rounds} of {of} rounds, at most {dropped}")
+                },
+                round_ratios(s, "w1", "producer_ns_per_span", 0.25, false),
+            ),
         });
     }
     if s.get("w3").is_some() {
@@ -387,7 +445,10 @@ pub fn targets(s: &Value) -> Vec<Target> {
             value: r,
             bound: 0.3,
             met: r <= 0.3 && share < 0.01,
-            detail: format!("{:.2}% dropped in the worst round", share * 100.0),
+            detail: joined(
+                format!("{:.2}% dropped in the worst round", share * 100.0),
+                round_ratios(s, "w3", "producer_ns_per_span", 0.3, false),
+            ),
         });
     }
     // Plain ratio targets: (workload, figure, name, bound, at least?).
@@ -421,11 +482,14 @@ pub fn targets(s: &Value) -> Vec<Target> {
                 value: r,
                 bound,
                 met: if at_least { r >= bound } else { r <= bound },
-                detail: if w == "w2-paced" {
-                    paced_detail(s)
-                } else {
-                    String::new()
-                },
+                detail: joined(
+                    if w == "w2-paced" {
+                        paced_detail(s)
+                    } else {
+                        String::new()
+                    },
+                    round_ratios(s, w, figure, bound, at_least),
+                ),
             });
         }
     }
@@ -829,7 +893,6 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     let bins = target_dir.join("release");
     let receiver = Receiver::start(&bins.join("bench-receiver"))?;
     let live = format!("http://127.0.0.1:{}/v1/traces", receiver.port);
-    let mut runs: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     let mut raw = Vec::new();
     for round in 0..options.rounds {
         for w in &options.workloads {
@@ -862,11 +925,33 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
                 let derived = derive(w, sdk, &result, stats.as_ref())?;
                 println!("round {} {w:<9} {sdk:<6} {}", round + 1, brief(&derived));
                 raw.push(json!({"round": round + 1, "workload": w, "sdk": sdk, "run": result, "receiver": stats, "derived": derived}));
-                runs.entry((w.clone(), sdk.to_owned()))
-                    .or_default()
-                    .push(derived);
             }
         }
+    }
+    drop(receiver);
+    let targets = report(&target_dir, options, raw)?;
+    let missed: Vec<&str> = targets
+        .iter()
+        .filter(|t| !t.met)
+        .map(|t| t.name.as_str())
+        .collect();
+    if options.enforce_targets && !missed.is_empty() {
+        return Err(format!("targets missed: {}", missed.join("; ")));
+    }
+    Ok(())
+}
+
+/// Summarises `raw` (every run, in the order they ran), evaluates the
+/// targets, prints the markdown and writes `results.json`, `results.md`
+/// and `ratios.png` into `dir`.
+fn report(dir: &Path, options: &Options, raw: Vec<Value>) -> Result<Vec<Target>, String> {
+    // Each workload and SDK's runs, in round order.
+    let mut runs: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    for r in &raw {
+        let field = |key: &str| r.get(key).and_then(Value::as_str).unwrap_or_default();
+        runs.entry((field("workload").to_owned(), field("sdk").to_owned()))
+            .or_default()
+            .push(r.get("derived").cloned().unwrap_or(Value::Null));
     }
     let mut summary = serde_json::Map::new();
     for ((w, sdk), list) in &runs {
@@ -890,8 +975,8 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         "runs": raw,
     });
     let write = |name: &str, bytes: &[u8]| {
-        std::fs::write(target_dir.join(name), bytes)
-            .map_err(|e| format!("write target/bench/{name}: {e}"))
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("write {}: {e}", path.display()))
     };
     write(
         "results.json",
@@ -901,16 +986,45 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     )?;
     write("results.md", md.as_bytes())?;
     write("ratios.png", &chart(&summary).to_png())?;
-    println!("wrote target/bench/results.json, results.md and ratios.png");
-    let missed: Vec<&str> = targets
-        .iter()
-        .filter(|t| !t.met)
-        .map(|t| t.name.as_str())
-        .collect();
-    if options.enforce_targets && !missed.is_empty() {
-        return Err(format!("targets missed: {}", missed.join("; ")));
+    println!(
+        "wrote results.json, results.md and ratios.png in {}",
+        dir.display()
+    );
+    Ok(targets)
+}
+
+/// Reports a saved run again from its `results.json` (every run's derived
+/// figures are in it), as the current code summarises and judges them:
+/// rewrites `results.json`, `results.md` and `ratios.png` beside it.
+pub fn rereport(results: &Path) -> Result<(), String> {
+    let text =
+        std::fs::read_to_string(results).map_err(|e| format!("read {}: {e}", results.display()))?;
+    let saved: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", results.display()))?;
+    let raw = saved
+        .get("runs")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| format!("{}: no runs", results.display()))?;
+    let mut workloads: Vec<String> = Vec::new();
+    for r in &raw {
+        if let Some(w) = r.get("workload").and_then(Value::as_str) {
+            if !workloads.iter().any(|x| x == w) {
+                workloads.push(w.to_owned());
+            }
+        }
     }
-    Ok(())
+    let whole = |key: &str| saved.get(key).and_then(Value::as_u64);
+    let d = Options::default();
+    let options = Options {
+        rounds: whole("rounds").map_or(d.rounds, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        spans: whole("spans").unwrap_or(d.spans),
+        pace: whole("pace").unwrap_or(d.pace),
+        workloads,
+        enforce_targets: false,
+    };
+    let dir = results.parent().unwrap_or_else(|| Path::new("."));
+    report(dir, &options, raw).map(|_| ())
 }
 
 fn brief(d: &Value) -> String {
@@ -1062,6 +1176,73 @@ mod tests {
         assert!(!t[1].met, "4x is short of 5x");
         let png = chart(&summary).to_png();
         assert!(png.len() > 100);
+    }
+
+    #[test]
+    fn ratio_targets_tell_each_round_beside_the_medians() {
+        let w3 = |ns: f64| json!({"producer_ns_per_span": ns, "dropped": 0.0, "produced": 1000.0});
+        // Met on the medians (102 / 359), in one round of three.
+        let prela = summarise(&[w3(97.0), w3(130.0), w3(102.0)]);
+        let otel = summarise(&[w3(364.0), w3(359.0), w3(292.0)]);
+        assert_eq!(
+            prela["producer_ns_per_span_by_round"],
+            json!([97.0, 130.0, 102.0])
+        );
+        let t = targets(&json!({"w3": {"prela": prela, "otel": otel}}));
+        assert!(t[0].met, "{t:?}");
+        assert_eq!(
+            t[0].detail,
+            "0.00% dropped in the worst round; round by round 0.266x, 0.362x, 0.349x: 1 of 3 within the bound"
+        );
+        // An at-least target counts rounds at or over its bound.
+        let w2 = |n: f64| json!({"delivered_per_s": n});
+        let t = targets(&json!({"w2": {
+            "prela": summarise(&[w2(600.0), w2(400.0)]),
+            "otel": summarise(&[w2(100.0), w2(100.0)]),
+        }}));
+        assert_eq!(
+            t[0].detail,
+            "round by round 6.000x, 4.000x: 1 of 2 within the bound"
+        );
+        // Without per-round figures (an older summary), the detail is as
+        // before.
+        let t = targets(&json!({"w2": {"prela": w2(600.0), "otel": w2(100.0)}}));
+        assert_eq!(t[0].detail, "");
+    }
+
+    #[test]
+    fn a_saved_run_is_reported_again_from_its_runs() {
+        let dir = std::env::temp_dir().join(format!("prela-bench-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = |round: u32, sdk: &str, ns: f64| {
+            json!({"round": round, "workload": "w1", "sdk": sdk,
+                   "derived": {"producer_ns_per_span": ns, "dropped": 0.0, "produced": 1000.0}})
+        };
+        let saved = json!({"spans": 4000, "rounds": 2, "pace": 50000, "runs": [
+            run(1, "prela", 100.0), run(1, "otel", 500.0),
+            run(2, "otel", 400.0), run(2, "prela", 120.0),
+        ]});
+        let path = dir.join("results.json");
+        std::fs::write(&path, saved.to_string()).unwrap();
+        rereport(&path).unwrap();
+        let md = std::fs::read_to_string(dir.join("results.md")).unwrap();
+        assert!(md.contains("4,000 spans per run"), "{md}");
+        assert!(md.contains("2 round(s)"), "{md}");
+        assert!(
+            md.contains("| producer ns/span | 110 | 450 | 0.24x |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("round by round 0.200x, 0.300x: 1 of 2 within the bound"),
+            "{md}"
+        );
+        let again: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(again["runs"].as_array().map(Vec::len), Some(4));
+        assert_eq!(again["targets"][0]["met"], true);
+        assert!(dir.join("ratios.png").exists());
+        let missing = dir.join("absent.json");
+        assert!(rereport(&missing).unwrap_err().contains("absent.json"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
