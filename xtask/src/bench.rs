@@ -823,12 +823,16 @@ pub fn chart(summary: &Value) -> Canvas {
     c
 }
 
-/// Draws the chart of a saved `results.json` again.
-pub fn redraw(results: &Path, png: &Path) -> Result<(), String> {
+/// A saved `results.json`, parsed.
+fn load(results: &Path) -> Result<Value, String> {
     let text =
         std::fs::read_to_string(results).map_err(|e| format!("read {}: {e}", results.display()))?;
-    let v: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", results.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", results.display()))
+}
+
+/// Draws the chart of a saved `results.json` again.
+pub fn redraw(results: &Path, png: &Path) -> Result<(), String> {
+    let v = load(results)?;
     let summary = v
         .get("summary")
         .ok_or_else(|| format!("{} has no summary", results.display()))?;
@@ -997,10 +1001,7 @@ fn report(dir: &Path, options: &Options, raw: Vec<Value>) -> Result<Vec<Target>,
 /// figures are in it), as the current code summarises and judges them:
 /// rewrites `results.json`, `results.md` and `ratios.png` beside it.
 pub fn rereport(results: &Path) -> Result<(), String> {
-    let text =
-        std::fs::read_to_string(results).map_err(|e| format!("read {}: {e}", results.display()))?;
-    let saved: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", results.display()))?;
+    let saved = load(results)?;
     let raw = saved
         .get("runs")
         .and_then(Value::as_array)
