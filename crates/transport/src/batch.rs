@@ -287,6 +287,13 @@ impl Segment {
         self.spans.is_empty()
     }
 
+    /// Empties the spans on this thread, which starts spans: their vectors
+    /// go to its own pool (see [`Shared::refill`]).
+    fn recycle_here(&mut self) {
+        prela_core::pool::recycle_here(&mut self.spans, self.plain);
+        self.plain = true;
+    }
+
     /// Empties the spans here, on the worker (see [`Worker::scrub`]).
     fn recycle_all(&mut self) {
         prela_core::pool::recycle_all(&mut self.spans, self.plain);
@@ -416,8 +423,7 @@ impl Shared {
                 // the exported spans it still holds give their vectors to
                 // the spans this thread starts next.
                 Some(mut segment) => {
-                    prela_core::pool::recycle_here(&mut segment.spans, segment.plain);
-                    segment.plain = true;
+                    segment.recycle_here();
                     segment
                 }
                 None => Segment::with_capacity(self.segment),
