@@ -72,6 +72,15 @@ impl SpanExporter for Scripted {
     }
 }
 
+/// Polls `done` every millisecond; fails with `what()` once 5 s pass.
+fn wait_until(done: impl Fn() -> bool, what: impl Fn() -> String) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < Duration::from_secs(5), "{}", what());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn fast(exporter: Arc<dyn SpanExporter>) -> prela_transport::BatchProcessorBuilder {
     BatchProcessor::builder_shared(exporter)
         .scheduled_delay(Duration::from_millis(5))
@@ -578,15 +587,15 @@ fn bursts_of_batches_to_a_cheap_exporter_are_not_held_until_the_delay() {
             p.on_end(span(next));
             next += 1;
         }
-        let t = Instant::now();
-        while e.spans.load(Ordering::SeqCst) < next {
-            assert!(
-                t.elapsed() < Duration::from_secs(5),
-                "a burst of {batches} batches: {} of {next} spans exported",
-                e.spans.load(Ordering::SeqCst)
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(
+            || e.spans.load(Ordering::SeqCst) >= next,
+            || {
+                format!(
+                    "a burst of {batches} batches: {} of {next} spans exported",
+                    e.spans.load(Ordering::SeqCst)
+                )
+            },
+        );
     }
     let s = p.stats();
     assert_eq!(s.exported, next);
@@ -622,16 +631,16 @@ fn a_batch_as_large_as_the_queue_does_not_stall_the_worker() {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
-    let t = Instant::now();
-    while e.spans.load(Ordering::SeqCst) < 4096 {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "{} spans exported, {:?}",
-            e.spans.load(Ordering::SeqCst),
-            p.stats()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until(
+        || e.spans.load(Ordering::SeqCst) >= 4096,
+        || {
+            format!(
+                "{} spans exported, {:?}",
+                e.spans.load(Ordering::SeqCst),
+                p.stats()
+            )
+        },
+    );
     p.shutdown(secs(5)).unwrap();
     let s = p.stats();
     assert_eq!(s.dropped(), 0, "{s:?}");
@@ -667,14 +676,10 @@ fn a_trickle_of_batches_is_exported_without_a_helper() {
         for i in 0..10 {
             p.on_end(span(1 + round * 10 + i));
         }
-        let t = Instant::now();
-        while e.0.lock().unwrap().len() < 2 + round as usize {
-            assert!(
-                t.elapsed() < Duration::from_secs(5),
-                "batch {round} not exported"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(
+            || e.0.lock().unwrap().len() >= 2 + round as usize,
+            || format!("batch {round} not exported"),
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     p.shutdown(secs(5)).unwrap();
