@@ -621,6 +621,19 @@ fn fmt_ratio(ours: f64, theirs: f64) -> String {
     }
 }
 
+/// One table row: `key` of each SDK in the workload's summary `ws`, times
+/// `scale`, and their ratio.
+fn row(ws: &Value, key: &str, label: &str, scale: f64, digits: usize) -> String {
+    let of = |sdk: &str| ws.get(sdk).map_or(f64::NAN, |v| num(v, key)) * scale;
+    let (a, b) = (of("prela"), of("otel"));
+    format!(
+        "| {label} | {} | {} | {} |\n",
+        fmt_num(a, digits),
+        fmt_num(b, digits),
+        fmt_ratio(a, b)
+    )
+}
+
 /// The markdown report: one table per workload, then the targets.
 pub fn markdown(summary: &Value, targets: &[Target], options: &Options) -> String {
     let mut md = String::new();
@@ -634,18 +647,14 @@ pub fn markdown(summary: &Value, targets: &[Target], options: &Options) -> Strin
         md.push_str(&format!("### {}\n\n", describe(w, options)));
         md.push_str("| figure | Prela | opentelemetry | ratio |\n|---|---:|---:|---:|\n");
         if w == "pacing" {
-            let a = ws
-                .get("prela")
-                .map_or(f64::NAN, |v| num(v, "cpu_s_per_million"));
-            let b = ws
-                .get("otel")
-                .map_or(f64::NAN, |v| num(v, "cpu_s_per_million"));
-            md.push_str(&format!(
-                "| CPU s per million spans | {} | {} | {} |\n\n",
-                fmt_num(a, 3),
-                fmt_num(b, 3),
-                fmt_ratio(a, b)
+            md.push_str(&row(
+                ws,
+                "cpu_s_per_million",
+                "CPU s per million spans",
+                1.0,
+                3,
             ));
+            md.push('\n');
             continue;
         }
         if w == "reserve" {
@@ -653,27 +662,13 @@ pub fn markdown(summary: &Value, targets: &[Target], options: &Options) -> Strin
                 ("rss_delta", "resident memory added (MB)"),
                 ("vm_delta", "address space mapped (MB)"),
             ] {
-                let a = ws.get("prela").map_or(f64::NAN, |v| num(v, key)) / 1e6;
-                let b = ws.get("otel").map_or(f64::NAN, |v| num(v, key)) / 1e6;
-                md.push_str(&format!(
-                    "| {label} | {} | {} | {} |\n",
-                    fmt_num(a, 2),
-                    fmt_num(b, 2),
-                    fmt_ratio(a, b)
-                ));
+                md.push_str(&row(ws, key, label, 1e-6, 2));
             }
             md.push('\n');
             continue;
         }
         for (key, label, scale, digits) in FIGURES {
-            let a = ws.get("prela").map_or(f64::NAN, |v| num(v, key)) * scale;
-            let b = ws.get("otel").map_or(f64::NAN, |v| num(v, key)) * scale;
-            md.push_str(&format!(
-                "| {label} | {} | {} | {} |\n",
-                fmt_num(a, digits),
-                fmt_num(b, digits),
-                fmt_ratio(a, b)
-            ));
+            md.push_str(&row(ws, key, label, scale, digits));
         }
         let truth = |sdk: &str| {
             let v = ws.get(sdk);
