@@ -20,9 +20,12 @@ use crate::png::Canvas;
 pub const SDKS: [&str; 2] = ["prela", "otel"];
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 9] = [
-    "w1", "w3", "w2", "w2-gzip", "w2-paced", "w1-paced", "pacing", "w4", "reserve",
+pub const WORKLOADS: [&str; 10] = [
+    "w1", "w3", "w2", "w2-gzip", "w2-paced", "w1-paced", "pacing", "sending", "w4", "reserve",
 ];
+
+/// Spans in each request of the `sending` workload.
+pub const SENDING_BATCH: u64 = 512;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -191,6 +194,38 @@ pub fn derive(
     // (measured by each on itself); the rest is the SDK's own threads and
     // the shutdown call.
     let (cpu, producers) = (per_million("cpu_s"), per_million("producer_cpu_s"));
+    if workload == "sending" {
+        // No SDK: the paced loop, and one fixed request per full batch
+        // shipped over a plain socket. Every one must have been answered
+        // and have arrived whole.
+        let count = |key: &str| {
+            receiver
+                .and_then(|r| r.get(key))
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX)
+        };
+        let (requests, spans, bad) = (count("requests"), count("spans"), count("bad"));
+        if run.get("shutdown_ok").and_then(Value::as_bool) != Some(true) {
+            return fail(format!(
+                "the sender failed: {}",
+                run.get("shutdown_message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ));
+        }
+        if bad != 0 || requests != produced / SENDING_BATCH || spans != requests * SENDING_BATCH {
+            return fail(format!(
+                "{} requests of {SENDING_BATCH} spans were due for {produced} spans; the receiver counted {requests} requests, {spans} spans and {bad} bad",
+                produced / SENDING_BATCH
+            ));
+        }
+        return Ok(json!({
+            "cpu_s_per_million": cpu,
+            "producer_cpu_s_per_million": producers,
+            "produced": produced,
+            "bytes_per_span": count("bytes") as f64 / spans as f64,
+        }));
+    }
     if workload == "pacing" {
         // No SDK: only the CPU the paced loop took.
         return Ok(json!({
@@ -541,8 +576,10 @@ pub fn targets(s: &Value) -> Vec<Target> {
 }
 
 /// The paced target's CPU per span for each SDK, how much of it producing
-/// alone costs at the same pace (`w1-paced`), and how much the pacing loop
-/// with no SDK costs (`pacing`), when they ran.
+/// alone costs at the same pace (`w1-paced`), how much the pacing loop
+/// with no SDK costs (`pacing`), and how much that loop with the requests
+/// shipped over a plain socket costs (`sending`: a floor under any SDK's
+/// paced CPU), when they ran.
 fn paced_detail(s: &Value) -> String {
     let us = |w: &str, sdk: &str| get(s, w, sdk, "cpu_s_per_million");
     let mut d = format!(
@@ -563,6 +600,23 @@ fn paced_detail(s: &Value) -> String {
             "; the pacing loop alone, no SDK (pacing): {ours:.2} us in Prela's binary, {theirs:.2} us in opentelemetry's, in both figures above; net of it, {:.3}x",
             (us("w2-paced", "prela") - ours) / (us("w2-paced", "otel") - theirs)
         ));
+    }
+    if s.get("sending").is_some() {
+        // The same code and requests in both binaries: one floor, the mean
+        // of their medians.
+        let floor = (us("sending", "prela") + us("sending", "otel")) / 2.0;
+        let bound = 0.2 * us("w2-paced", "otel");
+        d.push_str(&format!(
+            "; the pacing loop with the requests shipped over a plain socket, no SDK (sending): {floor:.2} us, {:.3}x on its own, leaving {:.2} us under the bound for an SDK's spans, encoding and HTTP",
+            floor / us("w2-paced", "otel"),
+            bound - floor
+        ));
+        if s.get("w1-paced").is_some() && s.get("pacing").is_some() {
+            d.push_str(&format!(
+                " (Prela's producing alone at the pace, net of the pacing loop: {:.2} us)",
+                us("w1-paced", "prela") - us("pacing", "prela")
+            ));
+        }
     }
     d
 }
@@ -646,7 +700,7 @@ pub fn markdown(summary: &Value, targets: &[Target], options: &Options) -> Strin
         let Some(ws) = summary.get(w) else { continue };
         md.push_str(&format!("### {}\n\n", describe(w, options)));
         md.push_str("| figure | Prela | opentelemetry | ratio |\n|---|---:|---:|---:|\n");
-        if w == "pacing" {
+        if w == "pacing" || w == "sending" {
             md.push_str(&row(
                 ws,
                 "cpu_s_per_million",
@@ -714,6 +768,10 @@ fn describe(w: &str, o: &Options) -> String {
         ),
         "pacing" => format!(
             "The pacing loop alone at {} spans/s: no SDK, one sleep per trace (the same code in both binaries)",
+            fmt_num(o.pace as f64, 0)
+        ),
+        "sending" => format!(
+            "The pacing loop and the requests alone at {} spans/s: no SDK, one fixed {SENDING_BATCH}-span OTLP/HTTP request per {SENDING_BATCH} spans over a plain socket (the same code in both binaries)",
             fmt_num(o.pace as f64, 0)
         ),
         "w4" => "W4: OTLP/HTTP to a closed loopback port".into(),
@@ -903,7 +961,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
             for sdk in order {
                 let closed;
                 let endpoint = match w.as_str() {
-                    "w2" | "w2-gzip" | "w2-paced" => Some(live.as_str()),
+                    "w2" | "w2-gzip" | "w2-paced" | "sending" => Some(live.as_str()),
                     "w4" => {
                         // A port bound and released: nothing listens there (the
                         // kernel hands out ephemeral ports in sequence, so it is
@@ -1297,6 +1355,70 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("spans delivered"), "{md}");
+    }
+
+    #[test]
+    fn the_requests_alone_are_checked_against_the_receiver() {
+        let run = json!({"produced": 200_000, "cpu_s": 0.11, "producer_cpu_s": 0.06, "shutdown_ok": true});
+        // 390 full requests of 512 spans; the last 320 spans make none.
+        let receiver = json!({"requests": 390, "spans": 199_680, "bytes": 59_181_720, "bad": 0, "duplicates": 199_168});
+        let d = derive("sending", "prela", &run, Some(&receiver)).unwrap();
+        assert!((num(&d, "cpu_s_per_million") - 0.55).abs() < 1e-9, "{d}");
+        assert_eq!(num(&d, "bytes_per_span"), 59_181_720.0 / 199_680.0);
+        assert!(d.get("delivered").is_none());
+        let mut short = receiver.clone();
+        short["requests"] = json!(389);
+        short["spans"] = json!(389 * 512);
+        let e = derive("sending", "prela", &run, Some(&short)).unwrap_err();
+        assert!(
+            e.contains("390 requests of 512 spans were due for 200000 spans; the receiver counted 389 requests"),
+            "{e}"
+        );
+        let mut bad = receiver.clone();
+        bad["bad"] = json!(1);
+        assert!(derive("sending", "otel", &run, Some(&bad)).is_err());
+        assert!(derive("sending", "otel", &run, None).is_err());
+        let failed = json!({"produced": 200_000, "cpu_s": 0.11, "producer_cpu_s": 0.06, "shutdown_ok": false, "shutdown_message": "the receiver closed the connection"});
+        let e = derive("sending", "prela", &failed, Some(&receiver)).unwrap_err();
+        assert!(e.contains("the receiver closed the connection"), "{e}");
+        let o = Options::parse(&["--only", "sending"]).unwrap();
+        let summary = json!({"sending": {"prela": {"cpu_s_per_million": 0.6}, "otel": {"cpu_s_per_million": 0.5}}});
+        let md = markdown(&summary, &[], &o);
+        assert!(
+            md.contains("one fixed 512-span OTLP/HTTP request per 512 spans"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| CPU s per million spans | 0.600 | 0.500 | 1.20x |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn the_paced_target_tells_its_floor() {
+        let cpu = |us: f64| json!({"cpu_s_per_million": us});
+        let mut s = json!({
+            "w2-paced": {"prela": cpu(1.2), "otel": cpu(4.0)},
+            "sending": {"prela": cpu(0.6), "otel": cpu(0.5)},
+        });
+        let t = targets(&s);
+        assert!(
+            t[0].detail.ends_with(
+                "; the pacing loop with the requests shipped over a plain socket, no SDK (sending): 0.55 us, 0.138x on its own, leaving 0.25 us under the bound for an SDK's spans, encoding and HTTP"
+            ),
+            "{}",
+            t[0].detail
+        );
+        s["w1-paced"] = json!({"prela": cpu(0.7), "otel": cpu(1.0)});
+        s["pacing"] = json!({"prela": cpu(0.3), "otel": cpu(0.3)});
+        let t = targets(&s);
+        assert!(
+            t[0].detail.contains(
+                "for an SDK's spans, encoding and HTTP (Prela's producing alone at the pace, net of the pacing loop: 0.40 us)"
+            ),
+            "{}",
+            t[0].detail
+        );
     }
 
     #[test]

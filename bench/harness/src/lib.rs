@@ -10,6 +10,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+pub mod sending;
+
 /// Spans per trace: a root `agent.run` and 99 `llm.call` children.
 pub const SPANS_PER_TRACE: u64 = 100;
 
@@ -90,6 +92,10 @@ pub enum Workload {
     /// The paced loop with no SDK at all: what pacing itself costs (a
     /// sleep per trace), which is part of both SDKs' paced figures.
     Pacing,
+    /// The paced loop with no SDK, and a thread that sends one fixed OTLP
+    /// request per batch's worth of spans over a plain TCP connection: what
+    /// shipping the spans alone costs at the pace (see [`sending`]).
+    Sending,
     /// Four producers, an exporter that discards.
     W3,
     /// OTLP/HTTP to a closed loopback port.
@@ -100,7 +106,7 @@ pub enum Workload {
 
 impl Workload {
     /// Parses `w1`, `w1-paced`, `w2`, `w2-gzip`, `w2-paced`, `pacing`,
-    /// `w3`, `w4`, `reserve`.
+    /// `sending`, `w3`, `w4`, `reserve`.
     pub fn parse(s: &str) -> Option<Workload> {
         Some(match s {
             "w1" => Workload::W1,
@@ -109,6 +115,7 @@ impl Workload {
             "w2-gzip" => Workload::W2Gzip,
             "w2-paced" => Workload::W2Paced,
             "pacing" => Workload::Pacing,
+            "sending" => Workload::Sending,
             "w3" => Workload::W3,
             "w4" => Workload::W4,
             "reserve" => Workload::Reserve,
@@ -120,7 +127,7 @@ impl Workload {
     pub fn is_otlp(self) -> bool {
         matches!(
             self,
-            Workload::W2 | Workload::W2Gzip | Workload::W2Paced | Workload::W4
+            Workload::W2 | Workload::W2Gzip | Workload::W2Paced | Workload::W4 | Workload::Sending
         )
     }
 
@@ -200,7 +207,7 @@ impl Config {
             producers: if workload == Workload::W3 { 4 } else { 1 },
             pace: matches!(
                 workload,
-                Workload::W2Paced | Workload::W1Paced | Workload::Pacing
+                Workload::W2Paced | Workload::W1Paced | Workload::Pacing | Workload::Sending
             )
             .then_some(pace),
             queue: 65_536,
@@ -303,10 +310,22 @@ impl Sdk for Nothing {
 
 /// Runs `sdk` (made by `setup`, after the idle process was measured) on the
 /// workload and prints one JSON line of results. [`Workload::Pacing`]
-/// makes no SDK and runs the paced loop alone.
+/// and [`Workload::Sending`] make no SDK: the paced loop alone, and with
+/// the requests shipped over a plain socket.
 pub fn run<S: Sdk>(config: &Config, setup: impl FnOnce(&Config) -> Result<S, String>) {
     if config.workload == Workload::Pacing {
         measure(config, &Nothing, status_bytes("VmRSS"));
+        return;
+    }
+    if config.workload == Workload::Sending {
+        let idle_rss = status_bytes("VmRSS");
+        match sending::Sending::new(config) {
+            Ok(s) => measure(config, &s, idle_rss),
+            Err(e) => {
+                eprintln!("setup failed: {e}");
+                std::process::exit(1);
+            }
+        }
         return;
     }
     let idle_rss = status_bytes("VmRSS");
