@@ -1,5 +1,5 @@
 //! The bench workload on `opentelemetry_sdk` + `opentelemetry-otlp`:
-//! `bench-otel --workload w1|w1-paced|w2|w2-gzip|w2-paced|w3|w4|reserve`. Set up as
+//! `bench-otel --workload w1|w1-paced|w2|w2-gzip|w2-paced|pacing|sending|w3|w4|reserve`. Set up as
 //! their documentation shows: a `SdkTracerProvider` with the default
 //! `BatchSpanProcessor` (its own thread) and the OTLP/HTTP protobuf exporter
 //! on the reqwest blocking client.

@@ -1,4 +1,4 @@
-//! The bench workload on Prela: `bench-prela --workload w1|w1-paced|w2|w2-gzip|w2-paced|w3|w4|reserve`.
+//! The bench workload on Prela: `bench-prela --workload w1|w1-paced|w2|w2-gzip|w2-paced|pacing|sending|w3|w4|reserve`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
