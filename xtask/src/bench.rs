@@ -24,7 +24,8 @@ pub const WORKLOADS: [&str; 10] = [
     "w1", "w3", "w2", "w2-gzip", "w2-paced", "w1-paced", "pacing", "sending", "w4", "reserve",
 ];
 
-/// Spans in each request of the `sending` workload.
+/// Spans in each request of the `sending` workload (the bench harness's
+/// `sending::BATCH`).
 pub const SENDING_BATCH: u64 = 512;
 
 /// What to run.
