@@ -195,45 +195,21 @@ pub fn derive(
     // (measured by each on itself); the rest is the SDK's own threads and
     // the shutdown call.
     let (cpu, producers) = (per_million("cpu_s"), per_million("producer_cpu_s"));
-    if workload == "sending" {
-        // No SDK: the paced loop, and one fixed request per full batch
-        // shipped over a plain socket. Every one must have been answered
-        // and have arrived whole.
-        let count = |key: &str| {
-            receiver
-                .and_then(|r| r.get(key))
-                .and_then(Value::as_u64)
-                .unwrap_or(u64::MAX)
-        };
-        let (requests, spans, bad) = (count("requests"), count("spans"), count("bad"));
-        if run.get("shutdown_ok").and_then(Value::as_bool) != Some(true) {
-            return fail(format!(
-                "the sender failed: {}",
-                run.get("shutdown_message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            ));
-        }
-        if bad != 0 || requests != produced / SENDING_BATCH || spans != requests * SENDING_BATCH {
-            return fail(format!(
-                "{} requests of {SENDING_BATCH} spans were due for {produced} spans; the receiver counted {requests} requests, {spans} spans and {bad} bad",
-                produced / SENDING_BATCH
-            ));
-        }
-        return Ok(json!({
+    if workload == "pacing" || workload == "sending" {
+        // No SDK: only the CPU the paced loop took, and for `sending` what
+        // the requests it shipped came to.
+        let mut out = json!({
             "cpu_s_per_million": cpu,
             "producer_cpu_s_per_million": producers,
             "produced": produced,
-            "bytes_per_span": count("bytes") as f64 / spans as f64,
-        }));
-    }
-    if workload == "pacing" {
-        // No SDK: only the CPU the paced loop took.
-        return Ok(json!({
-            "cpu_s_per_million": cpu,
-            "producer_cpu_s_per_million": producers,
-            "produced": produced,
-        }));
+        });
+        if workload == "sending" {
+            out["bytes_per_span"] = match sending_bytes_per_span(run, receiver, produced) {
+                Ok(bytes) => json!(bytes),
+                Err(what) => return fail(what),
+            };
+        }
+        return Ok(out);
     }
     let delivered = match receiver {
         Some(r) => {
@@ -300,6 +276,38 @@ pub fn derive(
         "shutdown_message": run.get("shutdown_message").cloned().unwrap_or(Value::Null),
         "produced": produced,
     }))
+}
+
+/// Checks a `sending` run: the sender never failed, and every request due
+/// (one per full [`SENDING_BATCH`] of the spans made) arrived whole at the
+/// receiver. The bytes it counted per span, when they did.
+fn sending_bytes_per_span(
+    run: &Value,
+    receiver: Option<&Value>,
+    produced: u64,
+) -> Result<f64, String> {
+    let count = |key: &str| {
+        receiver
+            .and_then(|r| r.get(key))
+            .and_then(Value::as_u64)
+            .unwrap_or(u64::MAX)
+    };
+    let (requests, spans, bad) = (count("requests"), count("spans"), count("bad"));
+    if run.get("shutdown_ok").and_then(Value::as_bool) != Some(true) {
+        return Err(format!(
+            "the sender failed: {}",
+            run.get("shutdown_message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        ));
+    }
+    if bad != 0 || requests != produced / SENDING_BATCH || spans != requests * SENDING_BATCH {
+        return Err(format!(
+            "{} requests of {SENDING_BATCH} spans were due for {produced} spans; the receiver counted {requests} requests, {spans} spans and {bad} bad",
+            produced / SENDING_BATCH
+        ));
+    }
+    Ok(count("bytes") as f64 / spans as f64)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
