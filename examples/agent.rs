@@ -3,8 +3,10 @@
 //! retrieval, and one tool that fails.
 //!
 //! `cargo run --example agent` prints the trace tree and writes JSONL under
-//! `./traces` (set `PRELA_EXPORTER`, `PRELA_TRACE_DIR`,
-//! `PRELA_CONSOLE_VERBOSITY` to change that).
+//! `./traces`. The environment chooses as for any `prela::init()`:
+//! `PRELA_API_KEY` sends it to Prela cloud, `PRELA_EXPORTER` names the
+//! exporters; `PRELA_TRACE_DIR`, `PRELA_CONSOLE_OUTPUT` and
+//! `PRELA_CONSOLE_VERBOSITY` change where and how.
 
 use std::fmt;
 use std::thread;
@@ -100,12 +102,19 @@ fn retrieval(tracer: &Tracer, query: &'static str) -> Vec<&'static str> {
     docs
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut init = prela::init().service_name("research-agent");
-    if std::env::var_os("PRELA_EXPORTER").is_none() {
-        init = init.exporter_name("console,file");
-    }
-    let guard = init.install()?;
+fn main() -> std::process::ExitCode {
+    prela_examples::exit(run())
+}
+
+fn run() -> prela_examples::Outcome {
+    // Console and files unless the environment says otherwise: a named
+    // exporter (PRELA_EXPORTER, OTEL_TRACES_EXPORTER) or PRELA_API_KEY
+    // (Prela cloud) wins, exactly as for any program using prela::init().
+    let guard = prela::init()
+        .service_name("research-agent")
+        .default_exporter_name("console,file")
+        .install()?;
+    let writes_files = guard.exporters().iter().any(|e| e == "file");
     let tracer = prela::tracer();
 
     let question = "What changed in Rust 1.83?";
@@ -163,7 +172,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Flush and close the files now, and say where they are.
     guard.shutdown()?;
     #[allow(clippy::print_stdout)]
-    if std::env::var_os("PRELA_EXPORTER").is_none() {
+    if writes_files {
         let dir = std::env::var("PRELA_TRACE_DIR").unwrap_or_else(|_| "./traces".into());
         for f in prela::file::trace_files(std::path::Path::new(&dir))? {
             println!("\ntraces written to {}", f.display());

@@ -4,6 +4,7 @@
 //!
 //! `cargo run --example async_agent`
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use prela::FutureExt;
@@ -18,7 +19,11 @@ async fn search(query: &'static str, delay_ms: u64) -> usize {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), prela::InitError> {
+async fn main() -> ExitCode {
+    prela_examples::exit(run().await)
+}
+
+async fn run() -> prela_examples::Outcome {
     let guard = prela::init().service_name("async-agent").install()?;
     let tracer = prela::tracer();
 
@@ -39,6 +44,6 @@ async fn main() -> Result<(), prela::InitError> {
     llm.end();
     drop(agent);
     let _ = found;
-    drop(guard);
+    guard.shutdown()?;
     Ok(())
 }

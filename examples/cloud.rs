@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let guard = match prela::init().service_name("cloud-example").install() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("the trace was not delivered: {e}");
+            eprintln!("error: the trace was not delivered: {e}");
             ExitCode::FAILURE
         }
     }

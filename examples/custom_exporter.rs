@@ -37,7 +37,11 @@ impl SpanExporter for CsvExporter {
     }
 }
 
-fn main() -> Result<(), prela::InitError> {
+fn main() -> std::process::ExitCode {
+    prela_examples::exit(run())
+}
+
+fn run() -> prela_examples::Outcome {
     let _guard = prela::init()
         .service_name("csv")
         .exporter(CsvExporter {

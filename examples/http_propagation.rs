@@ -47,7 +47,11 @@ fn server(listener: TcpListener) -> std::io::Result<()> {
     stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nshipped")
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    prela_examples::exit(run())
+}
+
+fn run() -> prela_examples::Outcome {
     let _guard = prela::init().service_name("shop").install()?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;

@@ -4,10 +4,14 @@
 //! `cargo run --example multi_exporter` (files go to `PRELA_TRACE_DIR`,
 //! default `./traces`).
 
-fn main() -> Result<(), prela::InitError> {
+fn main() -> std::process::ExitCode {
+    prela_examples::exit(run())
+}
+
+fn run() -> prela_examples::Outcome {
     let _guard = prela::init()
         .service_name("multi")
-        .exporter_name("console,file")
+        .default_exporter_name("console,file")
         .install()?;
     let tracer = prela::tracer();
     let _agent = tracer.agent("summariser").enter();

@@ -13,12 +13,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let guard = match prela::init()
         .service_name("otlp-example")
-        .exporter_name("otlp")
+        .default_exporter_name("otlp")
         .install()
     {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("not delivered: {e}");
+            eprintln!("error: not delivered: {e}");
             ExitCode::FAILURE
         }
     }

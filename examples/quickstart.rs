@@ -2,9 +2,15 @@
 //!
 //! `cargo run --example quickstart`
 
+use std::process::ExitCode;
+
 use prela::SpanType;
 
-fn main() -> Result<(), prela::InitError> {
+fn main() -> ExitCode {
+    prela_examples::exit(run())
+}
+
+fn run() -> prela_examples::Outcome {
     let _guard = prela::init().service_name("quickstart").install()?;
     let tracer = prela::tracer();
 

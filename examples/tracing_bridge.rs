@@ -18,7 +18,11 @@ fn support_agent(question: &str) {
     tracing::Span::current().record("answer", status);
 }
 
-fn main() -> Result<(), prela::InitError> {
+fn main() -> std::process::ExitCode {
+    prela_examples::exit(run())
+}
+
+fn run() -> prela_examples::Outcome {
     let guard = prela::init().service_name("bridge-example").install()?;
     tracing_subscriber::registry()
         .with(prela::tracing::PrelaLayer::new(guard.tracer().clone()))

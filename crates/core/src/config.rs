@@ -4,7 +4,10 @@ use std::fmt;
 
 /// A configuration value that could not be used: names the variable, the
 /// value, and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `{:?}` reads as the [`Display`](fmt::Display) sentence (a `main` that
+/// returns it prints a sentence); `{:#?}` shows the fields.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigError {
     variable: String,
     value: String,
@@ -43,6 +46,19 @@ impl fmt::Display for ConfigError {
             "invalid value {:?} for {}: expected {}",
             self.value, self.variable, self.expected
         )
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        f.debug_struct("ConfigError")
+            .field("variable", &self.variable)
+            .field("value", &self.value)
+            .field("expected", &self.expected)
+            .finish()
     }
 }
 

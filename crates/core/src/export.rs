@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use crate::span::SpanData;
 
 /// Why an export, flush or shutdown did not succeed.
-#[derive(Debug)]
+///
+/// `{:?}` reads as the [`Display`](fmt::Display) sentence, so a `main`
+/// that returns this error (or a `Box<dyn Error>` holding it) prints a
+/// sentence, not a dump; `{:#?}` shows the variant and its fields.
 #[non_exhaustive]
 pub enum ExportError {
     /// The exporter or processor was already shut down.
@@ -61,6 +64,32 @@ impl fmt::Display for ExportError {
                 Ok(())
             }
             ExportError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl fmt::Debug for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        match self {
+            ExportError::Shutdown => f.write_str("Shutdown"),
+            ExportError::Timeout => f.write_str("Timeout"),
+            ExportError::Io(e) => f.debug_tuple("Io").field(e).finish(),
+            ExportError::Transport(e) => f.debug_tuple("Transport").field(e).finish(),
+            ExportError::Rejected { status, message } => f
+                .debug_struct("Rejected")
+                .field("status", status)
+                .field("message", message)
+                .finish(),
+            ExportError::Encode(m) => f.debug_tuple("Encode").field(m).finish(),
+            ExportError::NotExported { count, last_error } => f
+                .debug_struct("NotExported")
+                .field("count", count)
+                .field("last_error", last_error)
+                .finish(),
+            ExportError::Other(m) => f.debug_tuple("Other").field(m).finish(),
         }
     }
 }

@@ -54,6 +54,28 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Which standard stream the console exporter writes to.
+#[allow(clippy::exhaustive_enums)] // a process has these two
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Output {
+    /// Standard output (the default).
+    #[default]
+    Stdout,
+    /// Standard error, away from the application's own output.
+    Stderr,
+}
+
+impl Output {
+    /// Parses `stdout` or `stderr` (as `PRELA_CONSOLE_OUTPUT` spells them).
+    pub fn from_name(name: &str) -> Option<Output> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "stdout" => Some(Output::Stdout),
+            "stderr" => Some(Output::Stderr),
+            _ => None,
+        }
+    }
+}
+
 struct State {
     out: Box<dyn Write + Send>,
     /// Spans of traces whose root has not ended yet, in arrival order.
@@ -126,9 +148,16 @@ impl ConsoleExporterBuilder {
     }
 
     /// Standard error instead of standard output.
-    pub fn stderr(mut self) -> Self {
-        let tty = io::stderr().is_terminal();
-        self.out = Some((Box::new(io::stderr()), tty));
+    pub fn stderr(self) -> Self {
+        self.output(Output::Stderr)
+    }
+
+    /// Which standard stream to write to (default [`Output::Stdout`]).
+    pub fn output(mut self, output: Output) -> Self {
+        self.out = Some(match output {
+            Output::Stdout => (Box::new(io::stdout()), io::stdout().is_terminal()),
+            Output::Stderr => (Box::new(io::stderr()), io::stderr().is_terminal()),
+        });
         self
     }
 

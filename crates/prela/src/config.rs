@@ -16,7 +16,10 @@ use prela_transport::{BatchConfig, BatchProcessor, RedactionRules, Redactor, Sim
 use crate::global;
 
 /// Why `init` failed.
-#[derive(Debug)]
+///
+/// `{:?}` reads as the [`Display`](fmt::Display) sentence, so
+/// `fn main() -> Result<(), prela::InitError>` prints a sentence when
+/// `install()?` fails; `{:#?}` shows the variant and its fields.
 #[non_exhaustive]
 pub enum InitError {
     /// An environment variable (or builder value) is invalid; the message
@@ -49,6 +52,14 @@ impl fmt::Display for InitError {
                 source,
                 exporter,
                 feature,
+            } if source == "PRELA_API_KEY" => write!(
+                f,
+                "prela: PRELA_API_KEY is set, which selects the {exporter} exporter, but the prela crate was built without its `{feature}` feature (enable it, or name another exporter in PRELA_EXPORTER)"
+            ),
+            InitError::FeatureMissing {
+                source,
+                exporter,
+                feature,
             } => write!(
                 f,
                 "prela: {source} names exporter {exporter:?}, which needs the `{feature}` feature of the prela crate"
@@ -59,6 +70,32 @@ impl fmt::Display for InitError {
                     "prela: could not set up the {exporter} exporter: {error}"
                 )
             }
+        }
+    }
+}
+
+impl fmt::Debug for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        match self {
+            InitError::Config(e) => f.debug_tuple("Config").field(e).finish(),
+            InitError::FeatureMissing {
+                source,
+                exporter,
+                feature,
+            } => f
+                .debug_struct("FeatureMissing")
+                .field("source", source)
+                .field("exporter", exporter)
+                .field("feature", feature)
+                .finish(),
+            InitError::Exporter { exporter, error } => f
+                .debug_struct("Exporter")
+                .field("exporter", exporter)
+                .field("error", error)
+                .finish(),
         }
     }
 }
@@ -104,12 +141,15 @@ pub enum ProcessorKind {
 pub struct Builder {
     service_name: Option<Str>,
     exporter_names: Option<Vec<String>>,
+    default_names: Option<Vec<String>>,
     exporters: Vec<Box<dyn SpanExporter>>,
     processors: Vec<Arc<dyn SpanProcessor>>,
     sampler: Option<Arc<dyn Sampler>>,
     trace_dir: Option<std::path::PathBuf>,
     #[cfg(feature = "console")]
     verbosity: Option<prela_export_console::Verbosity>,
+    #[cfg(feature = "console")]
+    console_output: Option<prela_export_console::Output>,
     #[cfg(feature = "file")]
     layout: Option<prela_export_file::Layout>,
     limits: Option<SpanLimits>,
@@ -138,12 +178,15 @@ impl Default for Builder {
         Builder {
             service_name: None,
             exporter_names: None,
+            default_names: None,
             exporters: Vec::new(),
             processors: Vec::new(),
             sampler: None,
             trace_dir: None,
             #[cfg(feature = "console")]
             verbosity: None,
+            #[cfg(feature = "console")]
+            console_output: None,
             #[cfg(feature = "file")]
             layout: None,
             limits: None,
@@ -175,6 +218,17 @@ impl Builder {
     /// `console` feature is on, else none).
     pub fn exporter_name(mut self, names: &str) -> Self {
         self.exporter_names = Some(split_names(names));
+        self
+    }
+
+    /// The exporters to use when neither code ([`exporter_name`](Self::exporter_name))
+    /// nor the environment (`PRELA_EXPORTER`, `OTEL_TRACES_EXPORTER`) names
+    /// any and `PRELA_API_KEY` is unset; in place of the built-in default
+    /// (`console`). A program that wants `console,file` while developing
+    /// sets this, and still sends to Prela cloud when a key is set or to the
+    /// exporter the environment names.
+    pub fn default_exporter_name(mut self, names: &str) -> Self {
+        self.default_names = Some(split_names(names));
         self
     }
 
@@ -213,6 +267,15 @@ impl Builder {
     #[cfg_attr(docsrs, doc(cfg(feature = "console")))]
     pub fn console_verbosity(mut self, v: prela_export_console::Verbosity) -> Self {
         self.verbosity = Some(v);
+        self
+    }
+
+    /// The console exporter's stream (else `PRELA_CONSOLE_OUTPUT` =
+    /// `stdout` or `stderr`; default standard output).
+    #[cfg(feature = "console")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+    pub fn console_output(mut self, output: prela_export_console::Output) -> Self {
+        self.console_output = Some(output);
         self
     }
 
@@ -290,6 +353,12 @@ impl Builder {
 
     /// Builds the tracer without installing it globally.
     pub fn build(self) -> Result<(Tracer, Duration), InitError> {
+        self.build_named()
+            .map(|(tracer, timeout, _)| (tracer, timeout))
+    }
+
+    /// Builds the tracer, with the names of the exporters chosen.
+    fn build_named(self) -> Result<(Tracer, Duration, Vec<String>), InitError> {
         let debug = match self.var("PRELA_DEBUG") {
             Some(v) => parse_bool("PRELA_DEBUG", &v)?,
             None => false,
@@ -394,7 +463,10 @@ impl Builder {
                 (None, None, None) if self.var("PRELA_API_KEY").is_some() => {
                     ("PRELA_API_KEY".to_owned(), vec!["cloud".to_owned()])
                 }
-                (None, None, None) => ("default".to_owned(), default_exporters()),
+                (None, None, None) => match &self.default_names {
+                    Some(n) => ("default_exporter_name".to_owned(), n.clone()),
+                    None => ("default".to_owned(), default_exporters()),
+                },
             };
             for name in list {
                 if let Some((exporter, default)) = self.named_exporter(&source, &name)? {
@@ -423,7 +495,7 @@ impl Builder {
                 names.join(", ")
             ));
         }
-        Ok((tracer, self.shutdown_timeout))
+        Ok((tracer, self.shutdown_timeout, names))
     }
 
     fn resource(&self) -> Result<Resource, InitError> {
@@ -497,7 +569,21 @@ impl Builder {
                             }
                         },
                     };
-                    let e = prela_export_console::ConsoleExporter::new(verbosity);
+                    let output = match self.console_output {
+                        Some(o) => o,
+                        None => match self.var("PRELA_CONSOLE_OUTPUT") {
+                            None => prela_export_console::Output::Stdout,
+                            Some(v) => {
+                                prela_export_console::Output::from_name(&v).ok_or_else(|| {
+                                    ConfigError::new("PRELA_CONSOLE_OUTPUT", &v, "stdout or stderr")
+                                })?
+                            }
+                        },
+                    };
+                    let e = prela_export_console::ConsoleExporter::builder()
+                        .verbosity(verbosity)
+                        .output(output)
+                        .build();
                     Ok(Some((Box::new(e), ProcessorKind::Simple)))
                 }
                 #[cfg(not(feature = "console"))]
@@ -597,11 +683,12 @@ impl Builder {
     /// Builds the tracer, makes it the global tracer ([`crate::tracer`]), and
     /// returns a guard that flushes and shuts it down when dropped.
     pub fn install(self) -> Result<Guard, InitError> {
-        let (tracer, timeout) = self.build()?;
+        let (tracer, timeout, exporters) = self.build_named()?;
         global::set(tracer.clone());
         Ok(Guard {
             tracer,
             timeout,
+            exporters,
             done: false,
         })
     }
@@ -668,6 +755,7 @@ pub(crate) fn report(line: &str) {
 pub struct Guard {
     tracer: Tracer,
     timeout: Duration,
+    exporters: Vec<String>,
     done: bool,
 }
 
@@ -675,6 +763,12 @@ impl Guard {
     /// The installed tracer.
     pub fn tracer(&self) -> &Tracer {
         &self.tracer
+    }
+
+    /// The exporters chosen, by name (`console`, `file`, `otlp`, `cloud`,
+    /// `custom`, `custom processor`), in the order they were set up.
+    pub fn exporters(&self) -> &[String] {
+        &self.exporters
     }
 
     /// Exports everything ended so far, within `timeout`.

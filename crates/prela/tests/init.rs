@@ -417,3 +417,83 @@ fn secrets_are_redacted_by_default_and_redaction_can_be_turned_off() {
         .unwrap_err();
     assert!(err.to_string().contains("PRELA_REDACT"), "{err}");
 }
+
+#[test]
+fn the_programs_default_exporters_yield_to_the_environment() {
+    let names = |vars: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        let guard = prela::init()
+            .default_exporter_name("none,none")
+            .trace_dir(dir.path())
+            .env(env(vars))
+            .install()
+            .unwrap();
+        let names = guard.exporters().to_vec();
+        guard.shutdown().unwrap();
+        names
+    };
+    // Nothing named, no key: the program's default (here: none at all).
+    assert!(names(&[]).is_empty());
+    if cfg!(feature = "console") {
+        // A named exporter wins over the program's default.
+        assert_eq!(names(&[("PRELA_EXPORTER", "console")]), ["console"]);
+        assert_eq!(names(&[("OTEL_TRACES_EXPORTER", "console")]), ["console"]);
+    }
+}
+
+#[cfg(feature = "cloud")]
+#[test]
+fn an_api_key_wins_over_the_programs_default_exporters() {
+    let guard = prela::init()
+        .default_exporter_name("none")
+        .env(env(&[
+            ("PRELA_API_KEY", "sk-test-key"),
+            ("PRELA_ENDPOINT", "http://127.0.0.1:9/v1/traces"),
+        ]))
+        .install()
+        .unwrap();
+    assert_eq!(guard.exporters(), ["cloud"]);
+    drop(guard.shutdown());
+}
+
+#[cfg(feature = "console")]
+#[test]
+fn console_output_is_checked() {
+    for ok in ["stdout", "stderr", "STDERR"] {
+        prela::init()
+            .exporter_name("console")
+            .env(env(&[("PRELA_CONSOLE_OUTPUT", ok)]))
+            .build()
+            .unwrap();
+    }
+    let err = prela::init()
+        .exporter_name("console")
+        .env(env(&[("PRELA_CONSOLE_OUTPUT", "printer")]))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "prela: invalid value \"printer\" for PRELA_CONSOLE_OUTPUT: expected stdout or stderr"
+    );
+}
+
+#[test]
+fn errors_read_as_sentences_in_debug_form_too() {
+    // What `fn main() -> Result<(), prela::InitError>` prints on failure.
+    let err = prela::init()
+        .env(env(&[("PRELA_SAMPLE_RATE", "lots")]))
+        .build()
+        .unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+    assert!(format!("{err:#?}").starts_with("Config("), "{err:#?}");
+    let e = prela::ExportError::NotExported {
+        count: 7,
+        last_error: Some("connection refused".into()),
+    };
+    let boxed: Box<dyn std::error::Error> = Box::new(e);
+    assert_eq!(
+        format!("{boxed:?}"),
+        "7 span(s) were not exported (last error: connection refused)"
+    );
+    assert!(format!("{boxed:#?}").starts_with("NotExported {"));
+}
