@@ -25,6 +25,7 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod active;
 pub mod clock;
 pub mod genai;
 mod id;
@@ -32,6 +33,7 @@ mod limits;
 mod span;
 mod tracer;
 
+pub use active::{Instrumented, SpanFutureExt, add_event_to_current, with_current_span};
 pub use genai::GenAiSpanBuilder;
 pub use id::{IdGenerator, RandomIdGenerator};
 pub use limits::SpanLimits;

@@ -107,6 +107,46 @@ impl Span {
         self.data.is_some()
     }
 
+    /// The span's name while it records.
+    pub fn name(&self) -> Option<&str> {
+        self.data.as_ref().map(|d| &*d.name)
+    }
+
+    /// Runs `f` with this span current: spans started inside are its
+    /// children, and [`with_current_span`](crate::with_current_span) reaches
+    /// it. The span does not end when `f` returns; a panic in `f` ends it
+    /// with status error `panicked`.
+    pub fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        crate::active::scope(self, f)
+    }
+
+    /// Ends the span with status error `message` unless a status was set.
+    fn end_unless_set(&mut self, message: &'static str) {
+        if let Some(data) = self.data.as_mut() {
+            if data.status == Status::Pending {
+                data.status = Status::error(message);
+            }
+            self.end();
+        }
+    }
+
+    /// Ends the span as one whose thread panicked (status error
+    /// `panicked`, unless a status was set).
+    pub(crate) fn end_panicked(&mut self) {
+        self.end_unless_set("panicked");
+    }
+
+    /// Ends the span as one whose future was dropped before it completed
+    /// (status error `cancelled`, unless a status was set). Does nothing
+    /// to an ended span.
+    pub(crate) fn end_cancelled(&mut self) {
+        if std::thread::panicking() {
+            self.end_panicked();
+        } else {
+            self.end_unless_set("cancelled");
+        }
+    }
+
     /// Sets an attribute, replacing the value of an existing key. Over the
     /// attribute limit a new key is dropped and counted. String values longer
     /// than the value length limit are cut.
@@ -286,14 +326,20 @@ impl Span {
 
 impl Drop for Span {
     fn drop(&mut self) {
+        if self.data.is_some() && std::thread::panicking() {
+            self.end_panicked();
+        }
         self.end();
     }
 }
 
 /// A [`Span`] that is also the current span until this guard drops; dropping
 /// it ends the span, then restores the previous context. Not `Send`: it
-/// belongs to the thread it was entered on. In async code, use
-/// `Tracer::start_span` with `FutureExt::with_context` instead.
+/// belongs to the thread it was entered on, and must not be held across
+/// `.await`: in async code, use `#[prela::span]`, `Tracer::in_span_async`
+/// or `fut.in_span(span)` ([`SpanFutureExt`](crate::SpanFutureExt)).
+/// A guard dropped while its thread panics ends its span with status error
+/// `panicked`.
 pub struct SpanGuard {
     span: Span,
     _cx: ContextGuard,
@@ -302,6 +348,9 @@ pub struct SpanGuard {
 impl SpanGuard {
     pub(crate) fn new(span: Span) -> Self {
         let cx = span.context().attach();
+        if let Some(name) = span.data.as_ref().map(|d| d.name.clone()) {
+            crate::active::enter(span.span_context.span_id, name);
+        }
         SpanGuard { span, _cx: cx }
     }
 }
@@ -327,6 +376,13 @@ impl DerefMut for SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
+        if self.span.data.is_some() {
+            let id = self.span.span_context.span_id;
+            crate::active::exit(&mut self.span, id);
+            if std::thread::panicking() {
+                self.span.end_panicked();
+            }
+        }
         // End before the context guard restores the parent.
         self.span.end();
     }

@@ -176,9 +176,36 @@ impl Tracer {
     }
 
     /// Runs `f` inside a new current span, ending it when `f` returns.
+    /// For sync code: a future returned by `f` would run after the span
+    /// ended; use [`in_span_async`](Self::in_span_async) for a future.
     pub fn in_span<T>(&self, name: impl Into<Str>, f: impl FnOnce(&mut Span) -> T) -> T {
         let mut guard = self.span(name);
         f(&mut guard)
+    }
+
+    /// Runs `future` inside a new span, current during every poll, and
+    /// ends the span when the future completes (status error `cancelled`
+    /// when it is dropped first). The span's parent is the span current
+    /// here.
+    ///
+    /// ```
+    /// # let tracer = prela_tracer::Tracer::noop();
+    /// # async fn fetch() -> usize { 3 }
+    /// # async fn run(tracer: prela_tracer::Tracer) {
+    /// let found = tracer
+    ///     .in_span_async("web_search", async {
+    ///         prela_tracer::with_current_span(|s| s.set_attribute("tool.input", "rust"));
+    ///         fetch().await
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub fn in_span_async<F: std::future::Future>(
+        &self,
+        name: impl Into<Str>,
+        future: F,
+    ) -> crate::Instrumented<F> {
+        crate::SpanFutureExt::in_span(future, self.start_span(name))
     }
 
     /// `true` when both handles share the same tracer.
