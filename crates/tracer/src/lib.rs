@@ -28,6 +28,7 @@
 mod active;
 pub mod clock;
 pub mod genai;
+pub mod global;
 mod id;
 mod limits;
 mod span;

@@ -126,10 +126,17 @@ pub struct Tracer {
     /// shards point to: once every `Tracer` is gone, only the spans still
     /// recording keep their shards, and through them `inner`.
     shards: Arc<[Arc<Shard>]>,
+    /// A handle that follows the process-wide tracer ([`crate::global`]):
+    /// `inner` is a no-op tracer's, and each span goes to the tracer
+    /// installed when it starts.
+    late: bool,
 }
 
 impl fmt::Debug for Tracer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.late {
+            return f.write_str("Tracer(late-bound to the global tracer)");
+        }
         f.debug_struct("Tracer")
             .field("processors", &self.inner.processors.len())
             .field("sampler", &self.inner.sampler.description())
@@ -149,6 +156,20 @@ impl Tracer {
     /// propagation works) but nothing is recorded.
     pub fn noop() -> Self {
         TracerBuilder::default().build()
+    }
+
+    /// A handle that follows the process-wide tracer; see [`crate::global`].
+    pub(crate) fn late() -> Self {
+        Tracer {
+            late: true,
+            ..Tracer::noop()
+        }
+    }
+
+    /// `true` for a handle that follows the process-wide tracer (taken
+    /// from [`crate::global::tracer`] before a tracer was installed).
+    pub fn is_late(&self) -> bool {
+        self.late
     }
 
     /// A builder for a span named `name`.
@@ -210,7 +231,7 @@ impl Tracer {
 
     /// `true` when both handles share the same tracer.
     pub fn same_as(&self, other: &Tracer) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        self.late == other.late && Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The shard for a span this thread starts, for the span to hold.
@@ -232,7 +253,8 @@ impl Tracer {
         Arc::new(Shard::of(&self.inner))
     }
 
-    /// The resource spans are tagged with.
+    /// The resource spans are tagged with (empty for a late-bound handle,
+    /// whose spans carry the resource of the tracer that records them).
     pub fn resource(&self) -> &Arc<Resource> {
         &self.inner.resource
     }
@@ -240,12 +262,18 @@ impl Tracer {
     /// Flushes every processor, returning by `deadline`. The first error is
     /// returned after every processor was asked.
     pub fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
+        if self.late {
+            return crate::global::with_installed(|t| t.force_flush(deadline));
+        }
         self.each_processor(|p| p.force_flush(deadline))
     }
 
     /// Shuts every processor down, returning by `deadline`. Spans ending
     /// afterwards are dropped (and counted by the processors).
     pub fn shutdown(&self, deadline: Instant) -> Result<(), ExportError> {
+        if self.late {
+            return crate::global::with_installed(|t| t.shutdown(deadline));
+        }
         self.each_processor(|p| p.shutdown(deadline))
     }
 
@@ -372,7 +400,11 @@ impl TracerBuilder {
         let shards = (0..shard_count())
             .map(|_| Arc::new(Shard::of(&inner)))
             .collect();
-        Tracer { inner, shards }
+        Tracer {
+            inner,
+            shards,
+            late: false,
+        }
     }
 }
 
@@ -546,6 +578,19 @@ fn recording(
     )
 }
 
+/// A span of a late-bound handle: started by the tracer installed now.
+#[cold]
+#[inline(never)]
+fn start_late(
+    name: Str,
+    span_type: SpanType,
+    parent: Option<&SpanContext>,
+    attributes: Vec<KeyValue>,
+    start_time: Option<SystemTime>,
+) -> Span {
+    crate::global::with_installed(|t| start(t, name, span_type, parent, attributes, start_time))
+}
+
 /// A sampler's whole result, for one that did not give its verdict
 /// alone (see [`Sampler::decision`]).
 #[cold]
@@ -575,6 +620,9 @@ fn start(
     attributes: Vec<KeyValue>,
     start_time: Option<SystemTime>,
 ) -> Span {
+    if tracer.late {
+        return start_late(name, span_type, parent, attributes, start_time);
+    }
     let inner = &tracer.inner;
     let (trace_id, base_flags, base_state) = match parent {
         Some(p) => (p.trace_id, p.trace_flags, p.trace_state.clone()),
