@@ -77,6 +77,25 @@ impl Context {
         }
     }
 
+    /// `f` wrapped to run with this context current: for
+    /// `std::thread::spawn`, a thread pool, or any callback run elsewhere.
+    ///
+    /// ```
+    /// use prela_context::Context;
+    /// let cx = Context::current();
+    /// std::thread::spawn(cx.wrap(|| {
+    ///     // spans started here are children of the caller's span
+    /// }))
+    /// .join()
+    /// .unwrap();
+    /// ```
+    pub fn wrap<R>(self, f: impl FnOnce() -> R) -> impl FnOnce() -> R {
+        move || {
+            let _guard = self.attach();
+            f()
+        }
+    }
+
     /// Makes this context current on this thread until the guard drops.
     ///
     /// Guards should drop in reverse order of attaching; one dropped out of
@@ -141,14 +160,16 @@ impl Drop for ContextGuard {
     }
 }
 
-/// A future that makes a [`Context`] current each time it is polled, so
-/// spans started inside it get the right parent on whatever thread the
-/// runtime polls it. Works with any executor.
-#[must_use = "futures do nothing unless polled"]
-pub struct WithContext<F> {
-    // Boxed so the wrapper can poll it without unsafe pin projection.
-    inner: Pin<Box<F>>,
-    cx: Context,
+pin_project_lite::pin_project! {
+    /// A future that makes a [`Context`] current each time it is polled, so
+    /// spans started inside it get the right parent on whatever thread the
+    /// runtime polls it. Works with any executor.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F> {
+        #[pin]
+        inner: F,
+        cx: Context,
+    }
 }
 
 impl<F> fmt::Debug for WithContext<F> {
@@ -161,9 +182,9 @@ impl<F: Future> Future for WithContext<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = self.get_mut();
+        let this = self.project();
         let _guard = this.cx.clone().attach();
-        this.inner.as_mut().poll(task)
+        this.inner.poll(task)
     }
 }
 
@@ -171,10 +192,7 @@ impl<F: Future> Future for WithContext<F> {
 pub trait FutureExt: Future + Sized {
     /// Runs this future with `cx` current during every poll.
     fn with_context(self, cx: Context) -> WithContext<Self> {
-        WithContext {
-            inner: Box::pin(self),
-            cx,
-        }
+        WithContext { inner: self, cx }
     }
 
     /// Runs this future with the context that is current now.

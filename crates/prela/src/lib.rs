@@ -51,6 +51,8 @@
 //! - `cloud`: the Prela cloud exporter, as `prela::cloud`; chosen when
 //!   `PRELA_API_KEY` is set and no exporter is named.
 //! - `tracing`: the `tracing` bridge, as `prela::tracing`.
+//! - `tokio`: [`spawn`], [`spawn_blocking`] and [`spawn_in`], tokio tasks
+//!   that carry the caller's context.
 //! - `full`: all of the above.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -60,6 +62,8 @@
 
 mod config;
 mod global;
+#[cfg(feature = "tokio")]
+mod task;
 
 pub use config::{Builder, Guard, InitError, ProcessorKind, parse_resource_attributes};
 pub use global::tracer;
@@ -69,7 +73,14 @@ pub use prela_core::{
     Event, ExportError, ExportResult, Key, KeyValue, Resource, SpanContext, SpanData, SpanExporter,
     SpanId, SpanProcessor, SpanType, Status, TraceFlags, TraceId, Value,
 };
-pub use prela_tracer::{Span, SpanBuilder, SpanGuard, SpanLimits, Tracer};
+pub use prela_tracer::{
+    Instrumented, Span, SpanBuilder, SpanFutureExt, SpanGuard, SpanLimits, Tracer,
+    add_event_to_current, with_current_span,
+};
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use task::{spawn, spawn_blocking, spawn_in};
 
 /// The span model, traits and Prela JSON (`prela-core`).
 pub use prela_core as core;
