@@ -415,7 +415,7 @@ pub fn test() -> bool {
             "warnings",
         ]),
     );
-    for features in ["", "console", "file", "otlp", "cloud", "tracing"] {
+    for features in ["", "console", "file", "otlp", "cloud", "tracing", "tokio", "macros"] {
         let name = if features.is_empty() {
             "none".to_owned()
         } else {

@@ -71,6 +71,13 @@ impl From<&'static str> for Key {
     }
 }
 
+/// A copy of the string.
+impl From<&String> for Key {
+    fn from(s: &String) -> Self {
+        Key(Cow::Owned(s.clone()))
+    }
+}
+
 impl From<String> for Key {
     fn from(s: String) -> Self {
         Key(Cow::Owned(s))
@@ -254,6 +261,38 @@ impl From<String> for Value {
 impl From<Str> for Value {
     fn from(v: Str) -> Self {
         Value::String(v)
+    }
+}
+
+/// A copy of the string: `span.set_attribute("user.id", &user_id)` works
+/// with a borrowed `String`.
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::String(Cow::Owned(v.clone()))
+    }
+}
+
+/// JSON as it is: objects become maps (in their order), numbers integers
+/// when they fit an `i64`, else floats.
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Self {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::I64(i),
+                None => Value::F64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Value::String(Cow::Owned(s)),
+            serde_json::Value::Array(items) => {
+                Value::Array(items.into_iter().map(Value::from).collect())
+            }
+            serde_json::Value::Object(map) => Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Value::from(v)))
+                    .collect(),
+            ),
+        }
     }
 }
 

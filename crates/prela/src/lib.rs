@@ -45,6 +45,9 @@
 //! ## Feature flags
 //!
 //! - `console` (default): the console exporter, as `prela::console`.
+//! - `macros` (default): `#[prela::span]` and the typed forms
+//!   `#[prela::agent]`, `#[prela::llm]`, `#[prela::tool]`,
+//!   `#[prela::retrieval]`, `#[prela::embedding]`.
 //! - `file`: the JSONL file exporter, as `prela::file`.
 //! - `otlp`: the OTLP exporter (HTTP/protobuf, HTTP/JSON, gRPC; TLS), as
 //!   `prela::otlp`; `PRELA_EXPORTER=otlp` or `OTEL_TRACES_EXPORTER=otlp`.
@@ -60,6 +63,9 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod config;
 mod global;
 #[cfg(feature = "tokio")]
@@ -81,6 +87,12 @@ pub use prela_tracer::{
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use task::{spawn, spawn_blocking, spawn_in};
+
+/// Attribute macros: a span around a function, sync or `async`; see
+/// [`prela_macros`](https://docs.rs/prela-macros) for the options.
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use prela_macros::{agent, embedding, llm, retrieval, span, tool};
 
 /// The span model, traits and Prela JSON (`prela-core`).
 pub use prela_core as core;

@@ -64,8 +64,9 @@ pub fn installed() -> Option<Tracer> {
 }
 
 /// Calls `f` with the tracer installed now (a no-op tracer when none is),
-/// from this thread's copy.
-pub(crate) fn with_installed<R>(f: impl FnOnce(&Tracer) -> R) -> R {
+/// from this thread's copy: no lock shared between threads, as
+/// [`tracer`] takes.
+pub fn with_installed<R>(f: impl FnOnce(&Tracer) -> R) -> R {
     let generation = GENERATION.load(Ordering::Acquire);
     let cached = CACHED.try_with(|cached| {
         let mut cached = cached.try_borrow_mut().ok()?;
