@@ -415,7 +415,9 @@ pub fn test() -> bool {
             "warnings",
         ]),
     );
-    for features in ["", "console", "file", "otlp", "cloud", "tracing", "tokio", "macros"] {
+    for features in [
+        "", "console", "file", "otlp", "cloud", "tracing", "tokio", "macros",
+    ] {
         let name = if features.is_empty() {
             "none".to_owned()
         } else {

@@ -42,6 +42,12 @@ impl PrelaLayer {
     }
 }
 
+/// `error.type` for an error that reached `tracing` as a value (`error =
+/// %e`, as `#[instrument(err)]` records it, or `&e as &dyn Error`): its
+/// Rust type is not known there, and `_OTHER` is what the OpenTelemetry
+/// conventions write for an unknown error type.
+const UNKNOWN_ERROR_TYPE: &str = "_OTHER";
+
 /// Collects fields, pulling out the special ones.
 #[derive(Default)]
 struct Fields {
@@ -70,7 +76,7 @@ impl Fields {
             }
             "otel.status_message" => self.status_message = Some(as_text(&value)),
             "error" if self.error.is_none() => {
-                self.error = Some(("error".to_owned(), as_text(&value)))
+                self.error = Some((UNKNOWN_ERROR_TYPE.to_owned(), as_text(&value)))
             }
             name => self.attributes.push((name, value)),
         }
@@ -102,7 +108,7 @@ impl Visit for Fields {
                 message.push_str(&s.to_string());
                 source = s.source();
             }
-            self.error = Some(("error".to_owned(), message));
+            self.error = Some((UNKNOWN_ERROR_TYPE.to_owned(), message));
         } else {
             self.put(f, Value::from(v.to_string()));
         }
@@ -146,6 +152,30 @@ fn apply(span: &mut Span, fields: Fields) {
     }
 }
 
+/// An event's name (its message, else its metadata name), attributes
+/// (with `level`, and `error` when it carries one) and error.
+fn event_parts(event: &Event<'_>) -> (String, Vec<prela_core::KeyValue>, Option<(String, String)>) {
+    let mut fields = Fields::default();
+    event.record(&mut fields);
+    let name = fields
+        .message
+        .take()
+        .unwrap_or_else(|| event.metadata().name().to_owned());
+    let mut attrs: Vec<prela_core::KeyValue> = fields
+        .attributes
+        .drain(..)
+        .map(|(k, v)| prela_core::KeyValue::new(k, v))
+        .collect();
+    attrs.push(prela_core::KeyValue::new(
+        "level",
+        event.metadata().level().as_str(),
+    ));
+    if let Some((_, message)) = &fields.error {
+        attrs.push(prela_core::KeyValue::new("error", message.clone()));
+    }
+    (name, attrs, fields.error)
+}
+
 impl<S> Layer<S> for PrelaLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -154,11 +184,6 @@ where
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let parent = span_ref.parent().and_then(|p| {
-            p.extensions()
-                .get::<PrelaSpan>()
-                .map(|s| s.0.span_context().clone())
-        });
         let mut fields = Fields::default();
         attrs.record(&mut fields);
         let name = fields
@@ -169,11 +194,22 @@ where
             .tracer
             .span_builder(name)
             .span_type(fields.span_type.take().unwrap_or(SpanType::Custom));
-        if let Some(parent) = parent {
-            builder = builder.parent_span_context(parent);
+        // A contextual span's parent is the innermost current span of
+        // either API: the Prela context stack holds the Prela spans made
+        // current and every entered `tracing` span (see `on_enter`), in the
+        // order they were entered. An explicit parent is that span.
+        if attrs.is_root() {
+            builder = builder.root();
+        } else if let Some(parent) = attrs.parent() {
+            let parent = ctx.span(parent).and_then(|p| {
+                p.extensions()
+                    .get::<PrelaSpan>()
+                    .map(|s| s.0.span_context().clone())
+            });
+            if let Some(parent) = parent {
+                builder = builder.parent_span_context(parent);
+            }
         }
-        // With no tracing parent, the current Prela context (if any) is the
-        // parent: Prela guard spans and tracing spans nest either way.
         let mut span = builder.start();
         apply(&mut span, fields);
         span_ref.extensions_mut().insert(PrelaSpan(span));
@@ -195,7 +231,28 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(span_ref) = ctx.event_span(event) else {
+        if event.is_root() {
+            return;
+        }
+        let span_ref = ctx.event_span(event);
+        // A contextual event goes to the innermost current span of either
+        // API: a Prela span made current inside the `tracing` span takes it.
+        let prela_current = PrelaContext::map_current(|cx| cx.span().map(|sc| sc.span_id));
+        let tracing_id = span_ref.as_ref().and_then(|s| {
+            s.extensions()
+                .get::<PrelaSpan>()
+                .map(|p| p.0.span_context().span_id)
+        });
+        let to_prela =
+            event.is_contextual() && prela_current.is_some() && prela_current != tracing_id;
+        let (name, attrs, error) = event_parts(event);
+        if to_prela {
+            let error = error.as_ref().map(|(t, m)| (t.as_str(), m.as_str()));
+            if prela_tracer::add_event_to_current(name.clone(), attrs.clone(), error) {
+                return;
+            }
+        }
+        let Some(span_ref) = span_ref else {
             return;
         };
         let mut ext = span_ref.extensions_mut();
@@ -205,26 +262,8 @@ where
         if !span.is_recording() {
             return;
         }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let name = fields
-            .message
-            .take()
-            .unwrap_or_else(|| event.metadata().name().to_owned());
-        let mut attrs: Vec<prela_core::KeyValue> = fields
-            .attributes
-            .drain(..)
-            .map(|(k, v)| prela_core::KeyValue::new(k, v))
-            .collect();
-        attrs.push(prela_core::KeyValue::new(
-            "level",
-            event.metadata().level().as_str(),
-        ));
-        if let Some((_, message)) = &fields.error {
-            attrs.push(prela_core::KeyValue::new("error", message.clone()));
-        }
         span.add_event(name, attrs);
-        if let Some((type_name, message)) = fields.error {
+        if let Some((type_name, message)) = error {
             span.record_error_as(&type_name, &Message(message));
         }
     }
