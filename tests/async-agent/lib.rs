@@ -1,0 +1,3 @@
+//! A realistic tokio agent traced with Prela, run on the current-thread
+//! and the multi-thread runtime, whose every trace tree is checked: see
+//! `tests/trees.rs`.
