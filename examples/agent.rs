@@ -1,6 +1,6 @@
-//! A simulated research agent, traced: the root agent span, two LLM calls
-//! with model and token usage, tool calls (two of them on worker threads), a
-//! retrieval, and one tool that fails.
+//! A simulated research agent on tokio, traced with the attribute macros:
+//! the root agent span, two LLM calls with model and token usage, two web
+//! searches run as tasks at once, a retrieval, and one tool that fails.
 //!
 //! `cargo run --example agent` prints the trace tree and writes JSONL under
 //! `./traces`. The environment chooses as for any `prela::init()`:
@@ -9,14 +9,13 @@
 //! `PRELA_CONSOLE_VERBOSITY` change where and how.
 
 use std::fmt;
-use std::thread;
 use std::time::Duration;
 
-use prela::{KeyValue, Span, SpanType, Tracer};
+use prela::KeyValue;
 
 #[derive(Debug)]
 struct FetchTimeout {
-    url: &'static str,
+    url: String,
 }
 
 impl fmt::Display for FetchTimeout {
@@ -28,85 +27,111 @@ impl fmt::Display for FetchTimeout {
 impl std::error::Error for FetchTimeout {}
 
 /// Stands in for a model call: records what a real client would.
-fn llm_call(
-    tracer: &Tracer,
-    model: &'static str,
-    prompt: &str,
-    tokens: (i64, i64),
-    work: Duration,
-) -> String {
-    let mut span = tracer
-        .span_builder(format!("chat {model}"))
-        .span_type(SpanType::Llm)
-        .enter();
-    span.set_attribute("gen_ai.operation.name", "chat");
-    span.set_attribute(
-        "gen_ai.provider.name",
-        if model.starts_with("claude") {
-            "anthropic"
-        } else {
-            "openai"
-        },
-    );
-    span.set_attribute("gen_ai.request.model", model);
-    span.set_attribute("gen_ai.request.temperature", 0.2);
-    span.set_attribute("gen_ai.request.max_tokens", 1024);
-    span.add_event(
-        "gen_ai.user.message",
-        vec![KeyValue::new("content", prompt.to_owned())],
-    );
-    thread::sleep(work);
-    span.set_attribute("gen_ai.response.model", model);
-    span.set_attribute("gen_ai.usage.input_tokens", tokens.0);
-    span.set_attribute("gen_ai.usage.output_tokens", tokens.1);
-    span.set_attribute("gen_ai.response.finish_reasons", vec!["stop"]);
+#[prela::llm(
+    name = "chat",
+    fields(
+        gen_ai.provider.name = if model.starts_with("claude") { "anthropic" } else { "openai" },
+        gen_ai.request.model = model.to_owned(),
+        gen_ai.request.temperature = 0.2,
+        gen_ai.request.max_tokens = 1024,
+    )
+)]
+async fn llm_call(model: &str, prompt: &str, tokens: (u64, u64), work: Duration) -> String {
+    prela::with_current_span(|span| {
+        span.add_event(
+            "gen_ai.user.message",
+            vec![KeyValue::new("content", prompt.to_owned())],
+        );
+    });
+    tokio::time::sleep(work).await;
+    prela::with_current_span(|span| {
+        span.set_attribute("gen_ai.response.model", model.to_owned());
+        span.set_usage(tokens.0, tokens.1);
+        span.set_finish_reasons(&["stop"]);
+    });
     format!("answer from {model}")
 }
 
-/// A tool call; `fail` makes it time out.
-fn tool_call(
-    tracer: &Tracer,
-    name: &'static str,
-    input: &'static str,
-    fail: bool,
-) -> Option<String> {
-    let mut span: Span = tracer.span_builder(name).span_type(SpanType::Tool).start();
-    span.set_attribute("tool.name", name);
-    span.set_attribute("tool.input", input);
-    thread::sleep(Duration::from_millis(10));
-    if fail {
-        span.record_error(&FetchTimeout { url: input });
-        return None;
-    }
-    let output = format!("results for {input}");
-    span.set_attribute("tool.output", output.clone());
-    Some(output)
+/// A web search tool.
+#[prela::tool(fields(tool.input = query.to_owned()))]
+async fn web_search(query: &'static str) -> String {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let output = format!("results for {query}");
+    prela::with_current_span(|span| span.set_attribute("tool.output", output.clone()));
+    output
 }
 
-fn retrieval(tracer: &Tracer, query: &'static str) -> Vec<&'static str> {
-    let mut span = tracer
-        .span_builder("vector_search")
-        .span_type(SpanType::Retrieval)
-        .enter();
-    span.set_attribute("retriever.query", query);
-    thread::sleep(Duration::from_millis(15));
+/// A tool that times out: its `Err` marks the span failed.
+#[prela::tool(fields(tool.input = url.to_owned()))]
+async fn fetch_url(url: &str) -> Result<String, FetchTimeout> {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Err(FetchTimeout {
+        url: url.to_owned(),
+    })
+}
+
+#[prela::retrieval(name = "vector_search", fields(retriever.query = query.to_owned()))]
+async fn retrieval(query: &str) -> Vec<&'static str> {
+    tokio::time::sleep(Duration::from_millis(15)).await;
     let docs = vec![
         "Rust 1.83.0 stabilises &mut, *mut, &Cell and *const Cell in const contexts.",
         "New const-stable APIs include Option::unwrap and Result::ok.",
     ];
-    span.set_attribute("retriever.document_count", docs.len());
-    span.add_event(
-        "retrieval.completed",
-        vec![KeyValue::new("scores", vec![0.92, 0.87])],
-    );
+    prela::with_current_span(|span| {
+        span.set_document_count(docs.len() as u64);
+        span.add_event(
+            "retrieval.completed",
+            vec![KeyValue::new("scores", vec![0.92, 0.87])],
+        );
+    });
     docs
 }
 
-fn main() -> std::process::ExitCode {
-    prela_examples::exit(run())
+#[prela::agent(fields(agent.name = "research_agent", agent.input = question.to_owned()))]
+async fn research_agent(question: &str) -> String {
+    llm_call(
+        "claude-sonnet-4-20250514",
+        question,
+        (412, 87),
+        Duration::from_millis(40),
+    )
+    .await;
+    // Two searches at once, as tasks: prela::spawn carries the agent span.
+    let searches: Vec<_> = ["Rust 1.83 release notes", "Rust 1.83 const"]
+        .into_iter()
+        .map(|q| prela::spawn(web_search(q)))
+        .collect();
+    for s in searches {
+        let _ = s.await;
+    }
+    let docs = retrieval("const contexts in Rust 1.83").await;
+    if fetch_url("https://releases.rs/docs/1.83.0/").await.is_err() {
+        prela::add_event_to_current(
+            "agent.tool_error",
+            vec![KeyValue::new("tool", "fetch_url")],
+            None,
+        );
+    }
+    let answer = llm_call(
+        "gpt-4o",
+        &docs.join("\n"),
+        (640, 152),
+        Duration::from_millis(30),
+    )
+    .await;
+    prela::with_current_span(|span| {
+        span.set_attribute("agent.output", answer.clone());
+        span.set_attribute("agent.steps", 5);
+    });
+    answer
 }
 
-fn run() -> prela_examples::Outcome {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    prela_examples::exit(run().await)
+}
+
+async fn run() -> prela_examples::Outcome {
     // Console and files unless the environment says otherwise: a named
     // exporter (PRELA_EXPORTER, OTEL_TRACES_EXPORTER) or PRELA_API_KEY
     // (Prela cloud) wins, exactly as for any program using prela::init().
@@ -115,59 +140,8 @@ fn run() -> prela_examples::Outcome {
         .default_exporter_name("console,file")
         .install()?;
     let writes_files = guard.exporters().iter().any(|e| e == "file");
-    let tracer = prela::tracer();
 
-    let question = "What changed in Rust 1.83?";
-    {
-        let mut agent = tracer
-            .span_builder("research_agent")
-            .span_type(SpanType::Agent)
-            .enter();
-        agent.set_attribute("agent.name", "research_agent");
-        agent.set_attribute("agent.input", question);
-        agent.add_event("agent.start", vec![KeyValue::new("max_steps", 5)]);
-
-        llm_call(
-            &tracer,
-            "claude-sonnet-4-20250514",
-            question,
-            (412, 87),
-            Duration::from_millis(40),
-        );
-
-        // Two searches in parallel on worker threads, under the agent span.
-        let cx = agent.context();
-        thread::scope(|s| {
-            for query in ["Rust 1.83 release notes", "Rust 1.83 const"] {
-                let (cx, tracer) = (cx.clone(), tracer.clone());
-                s.spawn(move || {
-                    let _attached = cx.attach();
-                    tool_call(&tracer, "web_search", query, false);
-                });
-            }
-        });
-
-        let docs = retrieval(&tracer, "const contexts in Rust 1.83");
-        if tool_call(
-            &tracer,
-            "fetch_url",
-            "https://releases.rs/docs/1.83.0/",
-            true,
-        )
-        .is_none()
-        {
-            agent.add_event("agent.tool_error", vec![KeyValue::new("tool", "fetch_url")]);
-        }
-        let answer = llm_call(
-            &tracer,
-            "gpt-4o",
-            &docs.join("\n"),
-            (640, 152),
-            Duration::from_millis(30),
-        );
-        agent.set_attribute("agent.output", answer);
-        agent.set_attribute("agent.steps", 5);
-    }
+    research_agent("What changed in Rust 1.83?").await;
 
     // Flush and close the files now, and say where they are.
     guard.shutdown()?;

@@ -141,8 +141,9 @@ pub fn init_from_env() -> Result<Guard, InitError> {
     init().install()
 }
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they use the
+/// macros).
+#[cfg(all(doctest, feature = "macros"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
@@ -154,9 +155,13 @@ pub struct ReadmeDoctests;
     feature = "file",
     feature = "otlp",
     feature = "cloud",
-    feature = "tracing"
+    feature = "tracing",
+    feature = "macros",
+    feature = "tokio"
 ))]
 mod docs_doctests {
+    #[doc = include_str!("../../../docs/genai.md")]
+    struct GenAi;
     #[doc = include_str!("../../../docs/concepts.md")]
     struct Concepts;
     #[doc = include_str!("../../../docs/console.md")]
