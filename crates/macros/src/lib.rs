@@ -281,7 +281,7 @@ fn expand_fn(kind: &str, o: &Options, item: ItemFn) -> syn::Result<TokenStream2>
     let fields = o.fields.iter().map(|f| {
         let (key, value) = (&f.key, &f.value);
         quote_spanned! {value.span()=>
-            #span_var.set_attribute(#key, ::prela::__private::value(#value));
+            let __prela_b = __prela_b.attribute(#key, ::prela::__private::value(#value));
         }
     });
     let captured = captured_args(&sig, o);
@@ -324,7 +324,8 @@ fn expand_fn(kind: &str, o: &Options, item: ItemFn) -> syn::Result<TokenStream2>
     } else {
         quote! { -> #output_ty }
     };
-    let record_err = if o.err && returns_result(&sig.output) {
+    let records_err = o.err && returns_result(&sig.output);
+    let record_err = if records_err {
         quote! { ::prela::__private::record_result(__prela_span, &__prela_out); }
     } else {
         quote! {}
@@ -336,10 +337,30 @@ fn expand_fn(kind: &str, o: &Options, item: ItemFn) -> syn::Result<TokenStream2>
     } else {
         quote! {}
     };
+    // In an async body the span is reached through the current context,
+    // and only when there is something to record.
+    let record_err_current = if records_err {
+        quote! { ::prela::__private::record_result_current(&__prela_out); }
+    } else {
+        quote! {}
+    };
+    let record_output_current = if o.capture_result {
+        quote! {
+            ::prela::__private::capture_result_current(::prela::SpanType::#kind_ident, &__prela_out);
+        }
+    } else {
+        quote! {}
+    };
     let start = quote! {
         #[allow(unused_mut)]
-        let mut #span_var = ::prela::__private::start(::prela::SpanType::#kind_ident, #name);
-        #(#fields)*
+        let mut #span_var = ::prela::__private::start(
+            ::prela::SpanType::#kind_ident,
+            #name,
+            |__prela_b| {
+                #(#fields)*
+                __prela_b
+            },
+        );
         #capture_args
     };
     let body = if sig.asyncness.is_some() {
@@ -352,10 +373,8 @@ fn expand_fn(kind: &str, o: &Options, item: ItemFn) -> syn::Result<TokenStream2>
                         #block
                     }
                     .await;
-                    ::prela::with_current_span(|__prela_span: &mut ::prela::Span| {
-                        #record_err
-                        #record_output
-                    });
+                    #record_err_current
+                    #record_output_current
                     __prela_out
                 },
                 #span_var,

@@ -5,11 +5,16 @@ use std::fmt;
 
 use prela_core::attributes as attr;
 use prela_core::{SpanType, Value};
-use prela_tracer::Span;
+use prela_tracer::{Span, SpanBuilder};
 
 /// Starts the span of a macro-wrapped function, under the current span,
-/// with the installed tracer.
-pub fn start(kind: SpanType, name: &'static str) -> Span {
+/// with the installed tracer; `fields` adds the `fields(..)` attributes to
+/// the builder, so that they are set at start, as a sampler sees them.
+pub fn start(
+    kind: SpanType,
+    name: &'static str,
+    fields: impl for<'t> FnOnce(SpanBuilder<'t>) -> SpanBuilder<'t>,
+) -> Span {
     prela_tracer::global::with_installed(|t| {
         let b = t.span_builder(name).span_type(kind);
         let b = match kind {
@@ -24,7 +29,7 @@ pub fn start(kind: SpanType, name: &'static str) -> Span {
             SpanType::Embedding => b.attribute(attr::GEN_AI_OPERATION_NAME, "embeddings"),
             _ => b,
         };
-        b.start()
+        fields(b).start()
     })
 }
 
@@ -87,4 +92,17 @@ pub fn record_result<T, E: fmt::Display>(span: &mut Span, out: &Result<T, E>) {
     if let Err(e) = out {
         span.record_error_as(std::any::type_name::<E>(), &Message(e.to_string()));
     }
+}
+
+/// [`record_result`] on the current span (inside an async function's
+/// span); nothing to do, and no look-up, for an `Ok`.
+pub fn record_result_current<T, E: fmt::Display>(out: &Result<T, E>) {
+    if out.is_err() {
+        prela_tracer::with_current_span(|span| record_result(span, out));
+    }
+}
+
+/// [`capture_result`] on the current span.
+pub fn capture_result_current<T: fmt::Debug>(kind: SpanType, out: &T) {
+    prela_tracer::with_current_span(|span| capture_result(span, kind, out));
 }
