@@ -256,8 +256,35 @@ macro_rules! processor_through {
 processor_through!(std::sync::Arc);
 processor_through!(Box);
 
+/// The instant `timeout` from now, saturating: a timeout too long for an
+/// `Instant` (`Duration::MAX`, a server's `Retry-After` of 2^64 - 1 s) is
+/// a deadline about thirty years away, never an overflow panic. Every
+/// deadline in the SDK is made with this.
+pub fn deadline_in(timeout: Duration) -> Instant {
+    after(Instant::now(), timeout)
+}
+
+/// `at + d`, saturating as [`deadline_in`] does.
+pub fn after(at: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    at.checked_add(d)
+        .or_else(|| at.checked_add(FAR))
+        .unwrap_or(at)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn deadlines_saturate() {
+        let now = Instant::now();
+        assert!(super::deadline_in(Duration::MAX) > now + Duration::from_secs(3600 * 24 * 365));
+        assert_eq!(
+            super::after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert!(super::after(now, Duration::from_secs(u64::MAX)) > now);
+    }
+
     use super::*;
     use crate::{SpanContext, SpanId, TraceFlags, TraceId};
     use std::sync::Mutex;

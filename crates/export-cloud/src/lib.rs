@@ -520,7 +520,7 @@ impl CloudExporter {
             self.headers.clone(),
             Bytes::from(body),
             prela_transport::http::HttpVersion::Http1,
-            Instant::now() + self.timeout,
+            prela_core::deadline_in(self.timeout),
         ) {
             Ok(r) => r,
             Err(e) if e.is_transient() => return Sent::Result(ExportResult::Retry { after: None }),

@@ -519,7 +519,7 @@ impl OtlpExporter {
             self.headers.clone(),
             Bytes::from(body),
             version,
-            Instant::now() + self.timeout,
+            prela_core::deadline_in(self.timeout),
         );
         match result {
             Err(e) if e.is_transient() => ExportResult::Retry { after: None },

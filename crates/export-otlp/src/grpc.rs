@@ -162,7 +162,7 @@ impl GrpcStatus {
             .and_then(|info| info.retry_delay)
             .map(|d| {
                 Duration::from_secs(u64::try_from(d.seconds).unwrap_or(0))
-                    + Duration::from_nanos(u64::try_from(d.nanos).unwrap_or(0))
+                    .saturating_add(Duration::from_nanos(u64::try_from(d.nanos).unwrap_or(0)))
             });
         Some(GrpcStatus {
             code,

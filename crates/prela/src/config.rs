@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prela_core::attributes::{
     SERVICE_NAME, TELEMETRY_SDK_LANGUAGE, TELEMETRY_SDK_NAME, TELEMETRY_SDK_VERSION,
@@ -773,7 +773,7 @@ impl Guard {
 
     /// Exports everything ended so far, within `timeout`.
     pub fn force_flush(&self, timeout: Duration) -> Result<(), prela_core::ExportError> {
-        self.tracer.force_flush(Instant::now() + timeout)
+        self.tracer.force_flush(prela_core::deadline_in(timeout))
     }
 
     /// Flushes and shuts down now, within the guard's timeout, returning what
@@ -781,7 +781,7 @@ impl Guard {
     pub fn shutdown(mut self) -> Result<(), prela_core::ExportError> {
         self.done = true;
         global::clear(&self.tracer);
-        self.tracer.shutdown(Instant::now() + self.timeout)
+        self.tracer.shutdown(prela_core::deadline_in(self.timeout))
     }
 }
 
@@ -791,7 +791,7 @@ impl Drop for Guard {
             return;
         }
         global::clear(&self.tracer);
-        if let Err(e) = self.tracer.shutdown(Instant::now() + self.timeout) {
+        if let Err(e) = self.tracer.shutdown(prela_core::deadline_in(self.timeout)) {
             report(&format!("prela: at shutdown: {e}"));
         }
     }

@@ -379,6 +379,10 @@ struct Shared {
     /// Set when a shutdown deadline passed: the worker's later outcomes are
     /// no longer counted, as its spans were already counted as dropped.
     abandoned: AtomicBool,
+    /// Set when the worker thread died of a panic outside the exporter
+    /// call: every span it had not settled was counted as failed, and
+    /// flush and shutdown report that.
+    dead: AtomicBool,
     /// Spans accepted into the queue and lost at shutdown: those dropped
     /// when the queue closed (they ended after the worker's last export)
     /// or, once a deadline passed, every span not yet settled (which
@@ -505,6 +509,64 @@ impl Shared {
         let since = self.busy_since.load(Ordering::Relaxed);
         since != 0 && self.now_ns().saturating_sub(since - 1) > STUCK_AFTER.as_nanos() as u64
     }
+    /// The worker died of `why`: closes every lane (later spans are dropped
+    /// and counted), empties the queue, and counts every span accepted and
+    /// not yet settled as failed, so `received = exported + dropped +
+    /// failed` still holds. Exports still running on helper threads are no
+    /// longer counted.
+    #[cold]
+    fn worker_died(&self, why: &str) {
+        for lane in self.lanes.iter() {
+            let mut l = lane.lock();
+            l.closed = true;
+            l.open = Segment::default();
+        }
+        {
+            let mut q = self.queue();
+            q.full.clear();
+            q.full_len = 0;
+        }
+        let Ok(_settle) = self.settle.lock() else {
+            return;
+        };
+        self.abandoned.store(true, Ordering::Release);
+        let n = self.unsettled(self.enqueued());
+        self.counters.failed.fetch_add(n, Ordering::Relaxed);
+        let error = format!(
+            "the export worker stopped after a panic ({why}); {n} queued span(s) failed and later spans are dropped"
+        );
+        tracing::error!(target: "prela", "prela: {error}");
+        self.counters.set_last_error(error);
+        self.dead.store(true, Ordering::Release);
+    }
+
+    /// The worker's answer to a flush or shutdown, by `deadline`; `None`
+    /// when the worker died before answering (checked every 20 ms, so a
+    /// dead worker does not hold the caller to the deadline).
+    fn wait_ack<T>(
+        &self,
+        done: &Receiver<T>,
+        deadline: Instant,
+    ) -> Option<Result<T, crossbeam_channel::RecvTimeoutError>> {
+        loop {
+            let slice = prela_core::export::after(Instant::now(), Duration::from_millis(20));
+            match done.recv_deadline(slice.min(deadline)) {
+                Ok(v) => return Some(Ok(v)),
+                Err(e) if Instant::now() >= deadline => return Some(Err(e)),
+                Err(_) if self.dead.load(Ordering::Acquire) => return None,
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// What flush and shutdown say once the worker is dead.
+    fn dead_error(&self) -> ExportError {
+        ExportError::NotExported {
+            count: self.lost(),
+            last_error: self.counters.last_error(),
+        }
+    }
+
     /// Spans lost so far, abandoned ones and those dropped at close
     /// included.
     fn lost(&self) -> u64 {
@@ -669,6 +731,7 @@ impl BatchProcessorBuilder {
             busy_since: AtomicU64::new(0),
             origin: Instant::now(),
             abandoned: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
             lost_from_queue: AtomicU64::new(0),
             settle: Mutex::new(0),
             redaction: self.redaction,
@@ -677,7 +740,17 @@ impl BatchProcessorBuilder {
         let handle = std::thread::Builder::new()
             .name("prela-batch-export".into())
             .stack_size(WORKER_STACK)
-            .spawn(move || Worker::new(worker_shared, rx).run())
+            .spawn(move || {
+                let watch = Arc::clone(&worker_shared);
+                // The worker loop itself, not only the exporter call,
+                // must not stop telemetry silently.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Worker::new(worker_shared, rx).run();
+                }));
+                if let Err(panic) = run {
+                    watch.worker_died(&panic_message(panic.as_ref()));
+                }
+            })
             .map_err(BatchError::Spawn)?;
         Ok(BatchProcessor {
             shared,
@@ -850,15 +923,23 @@ impl SpanProcessor for BatchProcessor {
         if s.shut_down.load(Ordering::Acquire) {
             return Err(ExportError::Shutdown);
         }
+        if s.dead.load(Ordering::Acquire) {
+            return Err(s.dead_error());
+        }
         let target = s.enqueued();
         let (ack, done) = crossbeam_channel::bounded(1);
         if self.tx.send(Msg::Flush { deadline, ack }).is_err() {
-            return Err(ExportError::Shutdown);
+            return Err(if s.dead.load(Ordering::Acquire) {
+                s.dead_error()
+            } else {
+                ExportError::Shutdown
+            });
         }
         self.worker_thread.unpark();
-        match done.recv_deadline(deadline) {
-            Ok(result) => result,
-            Err(_) => {
+        match s.wait_ack(&done, deadline) {
+            Some(Ok(result)) => result,
+            None => Err(s.dead_error()),
+            Some(Err(_)) => {
                 let reported = s.settle.lock().map(|r| *r).unwrap_or(0);
                 let count = s.unsettled(target) + s.lost().saturating_sub(reported);
                 if count == 0 {
@@ -889,17 +970,29 @@ impl SpanProcessor for BatchProcessor {
         if s.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        if s.dead.load(Ordering::Acquire) {
+            self.join_worker();
+            return Err(s.dead_error());
+        }
         let (ack, done) = crossbeam_channel::bounded(1);
         if self.tx.send(Msg::Shutdown { deadline, ack }).is_err() {
-            return Err(ExportError::Shutdown);
+            return Err(if s.dead.load(Ordering::Acquire) {
+                s.dead_error()
+            } else {
+                ExportError::Shutdown
+            });
         }
         self.worker_thread.unpark();
-        match done.recv_deadline(deadline) {
-            Ok(result) => {
+        match s.wait_ack(&done, deadline) {
+            Some(Ok(result)) => {
                 self.join_worker();
                 result
             }
-            Err(_) => {
+            None => {
+                self.join_worker();
+                Err(s.dead_error())
+            }
+            Some(Err(_)) => {
                 let outstanding = match s.settle.lock() {
                     Ok(_guard) => {
                         s.abandoned.store(true, Ordering::Release);
@@ -967,6 +1060,17 @@ struct Worker {
     spares: Vec<Segment>,
 }
 
+/// The text of a panic's payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
 /// A xorshift seed that differs between processes and threads.
 fn seed() -> u64 {
     let mut h = RandomState::new().build_hasher();
@@ -1004,14 +1108,14 @@ impl Worker {
 
     fn run(mut self) {
         let delay = self.shared.config.scheduled_delay;
-        let mut next = Instant::now() + delay;
+        let mut next = prela_core::deadline_in(delay);
         loop {
             match self.rx.try_recv() {
                 Ok(msg) => {
                     if self.control(msg) {
                         return;
                     }
-                    next = Instant::now() + delay;
+                    next = prela_core::deadline_in(delay);
                     continue;
                 }
                 Err(TryRecvError::Disconnected) => {
@@ -1025,7 +1129,7 @@ impl Worker {
             self.fill(false);
             if self.batch.len() >= self.shared.batch_full {
                 self.dispatch();
-                next = Instant::now() + delay;
+                next = prela_core::deadline_in(delay);
                 continue;
             }
             let now = Instant::now();
@@ -1033,7 +1137,7 @@ impl Worker {
                 self.scrub();
                 self.fill(true);
                 self.dispatch();
-                next = Instant::now() + delay;
+                next = prela_core::deadline_in(delay);
                 continue;
             }
             self.sleep_until(next - now);
@@ -1403,9 +1507,8 @@ fn export_batch(
     }
     let cfg = &shared.config;
     let start = Instant::now();
-    let deadline = hurry.map_or(start + cfg.export_timeout, |h| {
-        h.min(start + cfg.export_timeout)
-    });
+    let own = prela_core::export::after(start, cfg.export_timeout);
+    let deadline = hurry.map_or(own, |h| h.min(own));
     let mut backoff = cfg.initial_backoff;
     let mut retries = 0u32;
     // Ok(rejected spans) or Err(why the whole batch failed).
@@ -1432,8 +1535,8 @@ fn export_batch(
                     Some(a) => a,
                     None => jitter(rng, backoff),
                 };
-                backoff = (backoff * 2).min(cfg.max_backoff);
-                if Instant::now() + wait >= deadline {
+                backoff = backoff.saturating_mul(2).min(cfg.max_backoff);
+                if wait >= deadline.saturating_duration_since(Instant::now()) {
                     break Err(format!(
                         "transient failure; a retry in {wait:?} would pass the export deadline"
                     ));

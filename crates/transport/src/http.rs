@@ -736,7 +736,10 @@ impl Shared {
         // The I/O thread enforces the deadline itself; this margin only
         // covers a thread that is wedged.
         answer
-            .recv_deadline(deadline + Duration::from_millis(200))
+            .recv_deadline(prela_core::export::after(
+                deadline,
+                Duration::from_millis(200),
+            ))
             .unwrap_or_else(|_| {
                 Err(HttpError::new(
                     HttpErrorKind::Timeout,

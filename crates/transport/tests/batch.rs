@@ -940,3 +940,91 @@ fn spans_ending_while_shutdown_runs_are_exported_or_counted() {
         assert_eq!(ids.len() as u64, s.exported, "none twice");
     }
 }
+
+#[test]
+fn a_server_delay_too_long_for_an_instant_gives_up_the_batch_without_a_panic() {
+    // Retry-After: 18446744073709551615, or gRPC RetryInfo with i64::MAX
+    // seconds, as the exporters parse them.
+    for after in [
+        Duration::MAX,
+        Duration::from_secs(u64::MAX),
+        Duration::from_secs(i64::MAX as u64),
+    ] {
+        let exp = Scripted::new(vec![ExportResult::Retry { after: Some(after) }]);
+        let p = fast(exp.clone()).build().unwrap();
+        for i in 0..64 {
+            p.on_end(span(i));
+        }
+        let err = p.force_flush(secs(5)).unwrap_err();
+        assert!(
+            err.to_string().contains("would pass the export deadline"),
+            "{err}"
+        );
+        // The worker is alive: later spans are exported.
+        for i in 0..4 {
+            p.on_end(span(i));
+        }
+        p.force_flush(secs(5)).unwrap();
+        let s = p.stats();
+        assert_eq!((s.failed, s.exported), (64, 4));
+        let _ = p.shutdown(secs(5));
+        assert_accounted(&p.stats());
+    }
+}
+
+#[test]
+fn flush_and_shutdown_take_deadlines_of_any_length() {
+    let p = fast(Arc::new(Count::default())).build().unwrap();
+    p.on_end(span(0));
+    p.force_flush(prela_core::deadline_in(Duration::MAX))
+        .unwrap();
+    p.shutdown(prela_core::deadline_in(Duration::MAX)).unwrap();
+    assert_accounted(&p.stats());
+}
+
+/// A panic payload whose drop panics again: the batch worker catches the
+/// exporter's panic, then drops the payload, outside any catch. This is
+/// how a hostile exporter kills the worker loop itself.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("the payload's drop panicked");
+    }
+}
+
+struct Kills;
+
+impl SpanExporter for Kills {
+    fn export(&self, _: &[SpanData]) -> ExportResult {
+        std::panic::panic_any(Bomb)
+    }
+}
+
+#[test]
+fn a_worker_that_dies_is_reported_and_its_spans_are_counted_failed() {
+    let p = fast(Arc::new(Kills)).build().unwrap();
+    for i in 0..64 {
+        p.on_end(span(i));
+    }
+    let err = p.force_flush(secs(5)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("export worker stopped after a panic"),
+        "{text}"
+    );
+    // Every later span is dropped, and counted.
+    for i in 0..10 {
+        p.on_end(span(i));
+    }
+    let s = p.stats();
+    assert_eq!(s.failed, 64, "{s:?}");
+    assert_eq!(s.dropped_shutdown, 10, "{s:?}");
+    assert_accounted(&s);
+    let err = p.shutdown(secs(5)).unwrap_err();
+    assert!(
+        matches!(err, ExportError::NotExported { count: 74, .. }),
+        "{err:#?}"
+    );
+    assert_accounted(&p.stats());
+}
