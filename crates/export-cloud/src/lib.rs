@@ -576,11 +576,18 @@ impl CloudExporter {
                 after: retry_after(),
             }),
             _ => {
-                let text =
-                    String::from_utf8_lossy(&resp.body[..resp.body.len().min(512)]).into_owned();
+                // Scrubbed before it is cut: no piece of the key survives
+                // at the cut.
+                let key_len = self.api_key.expose().len();
+                let head = &resp.body[..resp.body.len().min(512 + key_len)];
+                let text = self.scrub(String::from_utf8_lossy(head).trim());
+                let text = match text.char_indices().nth(512) {
+                    Some((cut, _)) => text[..cut].to_owned(),
+                    None => text,
+                };
                 Sent::Result(ExportResult::Failure(ExportError::Rejected {
                     status,
-                    message: self.scrub(text.trim()),
+                    message: text,
                 }))
             }
         }

@@ -118,22 +118,30 @@ impl fmt::Debug for OtlpExporterBuilder {
 
 fn header_list(variable: &str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out = Vec::new();
-    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let bad = || {
-            ConfigError::new(
-                variable,
-                "<redacted>",
-                format!(
-                    "comma-separated key=value pairs (at {:?})",
-                    item.split('=').next().unwrap_or("")
-                ),
-            )
-        };
-        let (k, v) = item.split_once('=').ok_or_else(bad)?;
+    // Never a value in the message, nor an item without '=' (which may be
+    // a secret with a mistyped separator, `x-api-key:SECRET`): only the
+    // item's position and, when it has one, its key.
+    let bad = |n: usize, what: String| {
+        ConfigError::new(
+            variable,
+            "<redacted>",
+            format!("comma-separated key=value pairs (item {n}: {what})"),
+        )
+    };
+    let items = value.split(',').map(str::trim).filter(|i| !i.is_empty());
+    for (i, item) in items.enumerate() {
+        let n = i + 1;
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| bad(n, "no '='".to_owned()))?;
         let k = k.trim();
-        let v = percent_decode(v.trim()).ok_or_else(bad)?;
-        if HeaderName::from_bytes(k.as_bytes()).is_err() || HeaderValue::from_str(&v).is_err() {
-            return Err(bad());
+        if HeaderName::from_bytes(k.as_bytes()).is_err() {
+            return Err(bad(n, "an invalid header name".to_owned()));
+        }
+        let v = percent_decode(v.trim())
+            .ok_or_else(|| bad(n, format!("a bad percent escape in the value of {k:?}")))?;
+        if HeaderValue::from_str(&v).is_err() {
+            return Err(bad(n, format!("an invalid value for {k:?}")));
         }
         out.push((k.to_owned(), v));
     }
@@ -314,6 +322,7 @@ impl OtlpExporterBuilder {
         for (k, v) in &self.headers {
             insert(&mut headers, k, v, "header")?;
         }
+        let secrets = secrets_of(&headers);
         let user_agent = concat!("prela-rust/", env!("CARGO_PKG_VERSION"));
         headers.insert(
             http::header::USER_AGENT,
@@ -372,6 +381,7 @@ impl OtlpExporterBuilder {
             compression,
             timeout,
             headers,
+            secrets,
             client,
             gzip: Gzip::new(),
             shut_down: AtomicBool::new(false),
@@ -402,6 +412,9 @@ pub struct OtlpExporter {
     compression: Compression,
     timeout: Duration,
     headers: HeaderMap,
+    /// The configured header values (and the token of a `Bearer ...`
+    /// value), scrubbed from any text the receiver sends back.
+    secrets: Vec<String>,
     client: HttpClient,
     gzip: Gzip,
     shut_down: AtomicBool,
@@ -441,16 +454,29 @@ pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-fn bounded_text(body: &[u8]) -> String {
-    const MAX: usize = 512;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)])
-        .trim()
-        .to_owned();
-    if body.len() > MAX {
-        format!("{text}...")
-    } else {
-        text
+/// Every configured header's value, and the last word of a value of
+/// several words (the token of `Bearer <token>`), longest first so that a
+/// value is replaced before a part of it.
+fn secrets_of(headers: &HeaderMap) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in headers.values() {
+        let Ok(v) = v.to_str() else { continue };
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        out.push(v.to_owned());
+        if let Some(last) = v
+            .split_whitespace()
+            .last()
+            .filter(|w| w.len() >= 8 && *w != v)
+        {
+            out.push(last.to_owned());
+        }
     }
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
 }
 
 impl OtlpExporter {
@@ -531,12 +557,39 @@ impl OtlpExporter {
         }
     }
 
+    /// `text` from the receiver, with every configured header value
+    /// replaced by `<redacted>` (a collector may echo the request).
+    fn scrub(&self, text: String) -> String {
+        let mut text = text;
+        for s in &self.secrets {
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), "<redacted>");
+            }
+        }
+        text
+    }
+
+    /// A bounded piece of a response body, scrubbed before it is cut, so
+    /// that no part of a secret survives at the cut.
+    fn body_text(&self, body: &[u8]) -> String {
+        const MAX: usize = 512;
+        let longest = self.secrets.first().map_or(0, String::len);
+        let head = &body[..body.len().min(MAX + longest)];
+        let text = self.scrub(String::from_utf8_lossy(head).into_owned());
+        let text = text.trim();
+        match text.char_indices().nth(MAX) {
+            Some((cut, _)) => format!("{}...", &text[..cut]),
+            None if body.len() > head.len() => format!("{text}..."),
+            None => text.to_owned(),
+        }
+    }
+
     fn partial(&self, resp: Option<ExportTraceServiceResponse>, n: usize) -> ExportResult {
         match resp.and_then(|r| r.partial_success) {
             Some(p) if p.rejected_spans > 0 || !p.error_message.is_empty() => {
                 ExportResult::PartialSuccess {
                     rejected: u64::try_from(p.rejected_spans).unwrap_or(0).min(n as u64),
-                    message: p.error_message,
+                    message: self.scrub(p.error_message),
                 }
             }
             _ => ExportResult::Success,
@@ -574,7 +627,7 @@ impl OtlpExporter {
             },
             _ => ExportResult::Failure(ExportError::Rejected {
                 status,
-                message: bounded_text(&resp.body),
+                message: self.body_text(&resp.body),
             }),
         }
     }
@@ -592,7 +645,7 @@ impl OtlpExporter {
                 message: format!(
                     "HTTP {} from a proxy: {}",
                     resp.status.as_u16(),
-                    bounded_text(&resp.body)
+                    self.body_text(&resp.body)
                 ),
                 retry_after: None,
             },
@@ -617,7 +670,7 @@ impl OtlpExporter {
         } else {
             ExportResult::Failure(ExportError::Rejected {
                 status: u16::try_from(status.code).unwrap_or(u16::MAX),
-                message: format!("gRPC {}: {}", status.code_name(), status.message),
+                message: self.scrub(format!("gRPC {}: {}", status.code_name(), status.message)),
             })
         }
     }

@@ -52,8 +52,52 @@ fn secrets_stay_out_of_every_output() {
         "the header was sent"
     );
 
+    // A collector that echoes the request's headers into its error bodies
+    // (HTTP 500 and a gRPC status message, and a partial success): the
+    // errors carry no header value, not even a piece cut at the bound.
+    let echo = format!(
+        "bad request; headers: x-api-key: {HEADER_SECRET}, authorization: Bearer {HEADER_SECRET}"
+    );
+    let padded = format!("{}{echo}", "x".repeat(500));
+    for body in [echo.clone(), padded] {
+        let server = ScriptedServer::start(vec![Reply::status(500).with_body(body)]);
+        let exp = OtlpExporter::builder()
+            .base_endpoint(server.url())
+            .header("x-api-key", HEADER_SECRET)
+            .env(|_| None)
+            .build()
+            .unwrap();
+        let (t, _) = prela::init().exporter(exp).env(|_| None).build().unwrap();
+        t.span("s");
+        let e = t
+            .shutdown(std::time::Instant::now() + Duration::from_secs(5))
+            .unwrap_err();
+        let text = format!("{e} {e:#?}");
+        assert!(
+            text.contains("<redacted>") || text.contains("..."),
+            "{text}"
+        );
+        seen.push(text);
+    }
+
     // A malformed header value in the environment: the error names the
     // variable, not the value.
+    for malformed in [
+        format!("x-api-key:{HEADER_SECRET}"),
+        HEADER_SECRET.to_owned(),
+        format!("x-api-key={HEADER_SECRET}%zz"),
+        format!("ok=1,x-api-key:{HEADER_SECRET}"),
+    ] {
+        let err = OtlpExporter::builder()
+            .env(move |k| (k == "OTEL_EXPORTER_OTLP_HEADERS").then(|| malformed.clone()))
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("OTEL_EXPORTER_OTLP_HEADERS"),
+            "{err}"
+        );
+        seen.push(format!("{err} {err:?} {err:#?}"));
+    }
     let err = OtlpExporter::builder()
         .env(|k| {
             (k == "OTEL_EXPORTER_OTLP_HEADERS").then(|| format!("api-key={HEADER_SECRET},broken"))
