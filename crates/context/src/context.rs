@@ -38,15 +38,26 @@ impl Context {
         Self::map_current(Clone::clone)
     }
 
-    /// Calls `f` with the current context without cloning it.
+    /// Calls `f` with the current context without cloning it (the empty
+    /// context while the thread's locals are being torn down, when spans
+    /// and `tracing` events of other thread-local destructors still come).
     pub fn map_current<T>(f: impl FnOnce(&Context) -> T) -> T {
-        STACK.with(|stack| {
-            let stack = stack.borrow();
-            match stack.iter().rev().find_map(Option::as_ref) {
+        let mut f = Some(f);
+        let done = STACK.try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            let f = f.take()?;
+            Some(match stack.iter().rev().find_map(Option::as_ref) {
                 Some(cx) => f(cx),
                 None => f(&EMPTY),
-            }
-        })
+            })
+        });
+        if let Ok(Some(v)) = done {
+            return v;
+        }
+        #[allow(clippy::expect_used)]
+        // `f` is taken only on the path that returns `Some` above.
+        let f = f.expect("the closure was not called");
+        f(&EMPTY)
     }
 
     /// The active span's context, if any.
@@ -101,11 +112,17 @@ impl Context {
     /// Guards should drop in reverse order of attaching; one dropped out of
     /// order removes only its own context, and the rest stay correct.
     pub fn attach(self) -> ContextGuard {
-        let index = STACK.with(|stack| {
-            let mut stack = stack.borrow_mut();
-            stack.push(Some(self));
-            stack.len() - 1
-        });
+        // During thread teardown nothing can be attached: the guard then
+        // points past the stack and detaches nothing.
+        let index = STACK
+            .try_with(|stack| {
+                let mut stack = stack.try_borrow_mut().ok()?;
+                stack.push(Some(self));
+                Some(stack.len() - 1)
+            })
+            .ok()
+            .flatten()
+            .unwrap_or(usize::MAX);
         ContextGuard {
             index,
             _not_send: PhantomData,
@@ -147,8 +164,10 @@ impl Drop for ContextGuard {
     fn drop(&mut self) {
         // `try_with`: during thread teardown the stack may already be gone.
         let _ = STACK.try_with(|stack| {
-            let mut stack = stack.borrow_mut();
-            if self.index + 1 == stack.len() {
+            let Ok(mut stack) = stack.try_borrow_mut() else {
+                return;
+            };
+            if self.index.checked_add(1) == Some(stack.len()) {
                 stack.pop();
                 while matches!(stack.last(), Some(None)) {
                     stack.pop();

@@ -346,6 +346,10 @@ impl ScriptedServer {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let (s2, r2, is_tls) = (Arc::clone(&script), Arc::clone(&received), tls.is_some());
         let thread = std::thread::spawn(move || {
+            // The server stands for another process: its own `tracing`
+            // (hyper's and h2's spans) goes nowhere, whatever the test set
+            // as the global subscriber.
+            let _quiet = tracing::dispatcher::set_default(&tracing::Dispatch::none());
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -645,7 +645,12 @@ fn start(
     let sampled = decision == SamplingDecision::RecordAndSample;
     let mut sc = SpanContext::new(trace_id, span_id, base_flags.with_sampled(sampled));
     sc.trace_state = trace_state.unwrap_or(base_state);
-    if decision == SamplingDecision::Drop || inner.processors.is_empty() {
+    // Inside an export, or on one of the SDK's threads: the span would be
+    // the exporter tracing itself (see `prela_core::thread::exporting`).
+    if decision == SamplingDecision::Drop
+        || inner.processors.is_empty()
+        || prela_core::thread::exporting()
+    {
         return Span::non_recording(sc);
     }
     let limits = &inner.limits;

@@ -181,6 +181,11 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // The SDK's own threads and export calls (hyper, h2, rustls spans
+        // while a batch is sent) are never traced: that would feed on itself.
+        if prela_core::thread::exporting() {
+            return;
+        }
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
@@ -231,7 +236,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if event.is_root() {
+        if event.is_root() || prela_core::thread::exporting() {
             return;
         }
         let span_ref = ctx.event_span(event);

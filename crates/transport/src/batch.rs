@@ -741,6 +741,7 @@ impl BatchProcessorBuilder {
             .name("prela-batch-export".into())
             .stack_size(WORKER_STACK)
             .spawn(move || {
+                prela_core::thread::mark_sdk_thread();
                 let watch = Arc::clone(&worker_shared);
                 // The worker loop itself, not only the exporter call,
                 // must not stop telemetry silently.
@@ -1337,6 +1338,7 @@ impl Worker {
             .name("prela-batch-export".into())
             .stack_size(WORKER_STACK)
             .spawn(move || {
+                prela_core::thread::mark_sdk_thread();
                 let mut rng = seed();
                 for batch in jobs {
                     export_batch(&shared, &batch.spans, None, &mut rng, false);

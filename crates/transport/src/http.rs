@@ -715,7 +715,10 @@ impl Shared {
             let tls = self.tls.clone();
             std::thread::Builder::new()
                 .name("prela-http-io".into())
-                .spawn(move || run_io(Io::new(tls), rx))
+                .spawn(move || {
+                    prela_core::thread::mark_sdk_thread();
+                    run_io(Io::new(tls), rx)
+                })
                 .map(|_| jobs)
                 .map_err(|e| {
                     HttpError::new(

@@ -81,6 +81,7 @@ impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
         }
         let start = Instant::now();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _own = prela_core::thread::enter_export();
             self.exporter.export(std::slice::from_ref(&span))
         }));
         self.counters.latency.record(start.elapsed());
