@@ -195,3 +195,25 @@ fn every_example_target_is_covered() {
     let declared = manifest.matches("[[example]]").count();
     assert_eq!(declared, EXAMPLES.len(), "EXAMPLES lists every [[example]]");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_variable_that_is_not_utf8_fails_install_naming_it() {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = std::ffi::OsString::from_vec(b"x-api-key=\xffsecret".to_vec());
+    for (name, var) in [
+        ("quickstart", "PRELA_SAMPLE_RATE"),
+        ("otlp", "OTEL_EXPORTER_OTLP_HEADERS"),
+        ("agent", "PRELA_SERVICE_NAME"),
+    ] {
+        let out = command(name, dir.path()).env(var, &bad).output().unwrap();
+        assert_readable_failure(name, &out, var);
+        let (_, stderr) = text(&out);
+        assert!(stderr.contains("UTF-8"), "{stderr}");
+        assert!(
+            !stderr.contains("secret"),
+            "the value is not shown: {stderr}"
+        );
+    }
+}

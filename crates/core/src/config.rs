@@ -126,3 +126,58 @@ mod tests {
         }
     }
 }
+
+/// Reads `name` from the process environment, the one way every Prela
+/// crate does: `None` when unset or not UTF-8 (a value that is not UTF-8
+/// fails [`check_environment`], which every builder reading the process
+/// environment calls first, so it is never silently ignored).
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Fails, naming the variable, when a `PRELA_*` or `OTEL_*` variable of
+/// the process holds a value that is not UTF-8: such a value would
+/// otherwise read as unset (a header with the API key dropped, a sample
+/// rate back to keep-everything).
+pub fn check_environment() -> Result<(), ConfigError> {
+    check_vars(std::env::vars_os())
+}
+
+/// [`check_environment`] over the given variables.
+pub fn check_vars(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<(), ConfigError> {
+    for (k, v) in vars {
+        let Some(k) = k.to_str() else { continue };
+        if (k.starts_with("PRELA_") || k.starts_with("OTEL_")) && v.to_str().is_none() {
+            // The value is not shown: it may be a secret (a header list).
+            return Err(ConfigError::new(
+                k,
+                "<not UTF-8>",
+                "UTF-8 text (the value has bytes that are not)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod env_tests {
+    #[cfg(unix)]
+    #[test]
+    fn values_that_are_not_utf8_are_named() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![b'a', 0xff]);
+        let ok = OsString::from("1");
+        let e = super::check_vars([
+            (OsString::from("PATH"), bad.clone()),
+            (OsString::from("PRELA_SAMPLE_RATE"), ok.clone()),
+        ]);
+        assert!(e.is_ok(), "only the SDK's variables are checked");
+        let e =
+            super::check_vars([(OsString::from("OTEL_EXPORTER_OTLP_HEADERS"), bad)]).unwrap_err();
+        assert_eq!(e.variable(), "OTEL_EXPORTER_OTLP_HEADERS");
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+    }
+}

@@ -165,6 +165,8 @@ pub struct CloudExporterBuilder {
     timeout: Duration,
     tls: TlsConfig,
     lookup: Lookup,
+    /// `lookup` is the process environment (checked at `build`).
+    process_env: bool,
 }
 
 impl fmt::Debug for CloudExporterBuilder {
@@ -225,6 +227,7 @@ impl CloudExporterBuilder {
     /// Reads variables from `lookup` instead of the process environment.
     pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         self.lookup = Box::new(lookup);
+        self.process_env = false;
         self
     }
 
@@ -236,6 +239,9 @@ impl CloudExporterBuilder {
 
     /// Validates the settings and starts the HTTP client.
     pub fn build(self) -> Result<CloudExporter, CloudError> {
+        if self.process_env {
+            prela_core::config::check_environment()?;
+        }
         let api_key = match self
             .api_key
             .clone()
@@ -471,7 +477,8 @@ impl CloudExporter {
             gzip: true,
             timeout: Duration::from_secs(10),
             tls: TlsConfig::new(),
-            lookup: Box::new(|k| std::env::var(k).ok()),
+            lookup: Box::new(prela_core::config::env_var),
+            process_env: true,
         }
     }
 

@@ -98,6 +98,8 @@ pub struct OtlpExporterBuilder {
     tls: Option<TlsConfig>,
     insecure: Option<bool>,
     lookup: Lookup,
+    /// `lookup` is the process environment (checked at `build`).
+    process_env: bool,
 }
 
 impl fmt::Debug for OtlpExporterBuilder {
@@ -197,6 +199,7 @@ impl OtlpExporterBuilder {
     /// Reads variables from `lookup` instead of the process environment.
     pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         self.lookup = Box::new(lookup);
+        self.process_env = false;
         self
     }
 
@@ -217,6 +220,9 @@ impl OtlpExporterBuilder {
 
     /// Validates everything and starts the exporter's HTTP client.
     pub fn build(self) -> Result<OtlpExporter, OtlpError> {
+        if self.process_env {
+            prela_core::config::check_environment()?;
+        }
         let protocol = match self.protocol {
             Some(p) => p,
             None => match self.var("PROTOCOL") {
@@ -490,7 +496,8 @@ impl OtlpExporter {
             timeout: None,
             tls: None,
             insecure: None,
-            lookup: Box::new(|k| std::env::var(k).ok()),
+            lookup: Box::new(prela_core::config::env_var),
+            process_env: true,
         }
     }
 

@@ -160,6 +160,8 @@ pub struct Builder {
     resource: Vec<KeyValue>,
     shutdown_timeout: Duration,
     lookup: Lookup,
+    /// `lookup` is the process environment (checked at `build`).
+    process_env: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -196,7 +198,8 @@ impl Default for Builder {
             batch: None,
             resource: Vec::new(),
             shutdown_timeout: Duration::from_secs(5),
-            lookup: Arc::new(|k| std::env::var(k).ok()),
+            lookup: Arc::new(prela_core::config::env_var),
+            process_env: true,
         }
     }
 }
@@ -344,6 +347,7 @@ impl Builder {
     /// (for tests, or configuration kept elsewhere).
     pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         self.lookup = Arc::new(lookup);
+        self.process_env = false;
         self
     }
 
@@ -359,6 +363,9 @@ impl Builder {
 
     /// Builds the tracer, with the names of the exporters chosen.
     fn build_named(self) -> Result<(Tracer, Duration, Vec<String>), InitError> {
+        if self.process_env {
+            prela_core::config::check_environment()?;
+        }
         let debug = match self.var("PRELA_DEBUG") {
             Some(v) => parse_bool("PRELA_DEBUG", &v)?,
             None => false,

@@ -27,7 +27,8 @@ fn rate(variable: &str, value: &str) -> Result<f64, ConfigError> {
 
 /// The sampler the process environment asks for; `None` if it names none.
 pub fn from_env() -> Result<Option<Arc<dyn Sampler>>, ConfigError> {
-    from_lookup(&|k| std::env::var(k).ok())
+    prela_core::config::check_environment()?;
+    from_lookup(&prela_core::config::env_var)
 }
 
 /// The sampler the variables returned by `lookup` ask for, `None` if they

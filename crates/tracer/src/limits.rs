@@ -32,7 +32,8 @@ impl Default for SpanLimits {
 impl SpanLimits {
     /// Limits from the process environment (see [`SpanLimits::from_lookup`]).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|k| std::env::var(k).ok())
+        prela_core::config::check_environment()?;
+        Self::from_lookup(&prela_core::config::env_var)
     }
 
     /// Limits from the OpenTelemetry variables `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`,

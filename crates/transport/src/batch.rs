@@ -78,7 +78,8 @@ impl Default for BatchConfig {
 impl BatchConfig {
     /// Defaults overridden by the `OTEL_BSP_*` variables of the process.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|k| std::env::var(k).ok())
+        prela_core::config::check_environment()?;
+        Self::from_lookup(&prela_core::config::env_var)
     }
 
     /// Defaults overridden by `OTEL_BSP_SCHEDULE_DELAY`,
