@@ -163,6 +163,24 @@ pub fn check_vars(
 
 #[cfg(test)]
 mod env_tests {
+    #[test]
+    fn ports_are_checked() {
+        for ok in [
+            "h",
+            "h:1",
+            "h:65535",
+            "u@h:443",
+            "[::1]:4318",
+            "[::1]",
+            "h:",
+        ] {
+            assert!(super::check_port(ok).is_ok(), "{ok}");
+        }
+        for bad in ["h:0", "h:65536", "h:99999999999", "[::1]:70000", "h:x1"] {
+            assert!(super::check_port(bad).is_err(), "{bad}");
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn values_that_are_not_utf8_are_named() {
@@ -179,5 +197,27 @@ mod env_tests {
             super::check_vars([(OsString::from("OTEL_EXPORTER_OTLP_HEADERS"), bad)]).unwrap_err();
         assert_eq!(e.variable(), "OTEL_EXPORTER_OTLP_HEADERS");
         assert!(e.to_string().contains("UTF-8"), "{e}");
+    }
+}
+
+/// Checks the port of a URL's authority (`host`, `host:port`,
+/// `user@host:port`, `[::1]:port`): when one is written it must be a number
+/// from 1 to 65535. An HTTP library given `:65536` or `:99999999999` reads
+/// no port and falls back to the scheme's (80 or 443), and port 0 cannot be
+/// connected to: both are configuration errors, found at build time.
+pub fn check_port(authority: &str) -> Result<(), String> {
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let port = match host_port.rfind(']') {
+        // An IPv6 literal: a port follows the bracket, after a ':'.
+        Some(end) => host_port[end + 1..].strip_prefix(':'),
+        None => host_port.rsplit_once(':').map(|(_, p)| p),
+    };
+    match port {
+        None | Some("") => Ok(()),
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) => Err("port 0 is not a port to connect to".to_owned()),
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!("port {p:?} is not a number from 1 to 65535")),
+        },
     }
 }

@@ -272,6 +272,15 @@ impl CloudExporterBuilder {
             .ok()
             .filter(|u: &Uri| u.host().is_some())
             .ok_or_else(|| ConfigError::new(variable, endpoint.clone(), "an https:// URL"))?;
+        if let Some(authority) = uri.authority() {
+            prela_core::config::check_port(authority.as_str()).map_err(|why| {
+                ConfigError::new(
+                    variable,
+                    endpoint.clone(),
+                    format!("a URL with a valid port ({why})"),
+                )
+            })?;
+        }
         match uri.scheme_str() {
             Some("https") => {}
             Some("http") if uri.host().is_some_and(is_loopback) => {}

@@ -318,6 +318,15 @@ impl OtlpExporterBuilder {
             .ok_or_else(|| {
                 ConfigError::new(variable.clone(), raw.clone(), "an http:// or https:// URL")
             })?;
+        if let Some(authority) = uri.authority() {
+            prela_core::config::check_port(authority.as_str()).map_err(|why| {
+                ConfigError::new(
+                    variable.clone(),
+                    raw.clone(),
+                    format!("a URL with a valid port ({why})"),
+                )
+            })?;
+        }
 
         let mut headers = HeaderMap::new();
         if let Some((var, v)) = self.var("HEADERS") {

@@ -497,3 +497,63 @@ fn errors_read_as_sentences_in_debug_form_too() {
     );
     assert!(format!("{boxed:#?}").starts_with("NotExported {"));
 }
+
+#[cfg(all(feature = "otlp", feature = "cloud"))]
+#[test]
+fn endpoints_with_ports_out_of_range_fail_naming_the_variable() {
+    for port in ["0", "65536", "99999999999"] {
+        let url = format!("http://127.0.0.1:{port}");
+        let err = prela::init()
+            .exporter_name("otlp")
+            .env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &url)]))
+            .build()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && msg.contains(&url),
+            "{msg}"
+        );
+        let cloud = format!("{url}/v1/traces");
+        let err = prela::init()
+            .env(env(&[
+                ("PRELA_API_KEY", "sk-test"),
+                ("PRELA_ENDPOINT", &cloud),
+            ]))
+            .build()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("PRELA_ENDPOINT") && msg.contains(&cloud),
+            "{msg}"
+        );
+        assert!(!msg.contains("sk-test"), "{msg}");
+    }
+}
+
+#[cfg(all(feature = "otlp", unix))]
+#[test]
+fn a_certificate_file_that_never_ends_fails_at_once() {
+    // /dev/zero used to keep install() reading at 100% CPU forever.
+    for var in [
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    ] {
+        let mut vars = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4318"),
+            (var, "/dev/zero"),
+        ];
+        if var.contains("CLIENT") {
+            vars.push(("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/dev/zero"));
+        }
+        let err = prela::init()
+            .exporter_name("otlp")
+            .env(env(&vars))
+            .build()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("/dev/zero") && msg.contains("larger than"),
+            "{msg}"
+        );
+    }
+}

@@ -199,15 +199,41 @@ impl fmt::Debug for HttpClient {
     }
 }
 
+/// Most bytes read from a PEM file: a certificate chain or key is a few
+/// KiB; `/dev/zero` or a log file named by mistake must fail, not spin.
+const MAX_PEM_BYTES: u64 = 1 << 20;
+
+/// Reads a PEM file, at most [`MAX_PEM_BYTES`].
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, HttpError> {
+    let cannot = |e: std::io::Error| {
+        HttpError::new(
+            HttpErrorKind::Config,
+            format!("cannot read {what} {}: {e}", path.display()),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_PEM_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(HttpError::new(
+            HttpErrorKind::Config,
+            format!(
+                "{what} {} is larger than {} KiB: not a PEM certificate or key",
+                path.display(),
+                MAX_PEM_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn load_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, HttpError> {
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| {
-            HttpError::new(
-                HttpErrorKind::Config,
-                format!("cannot read {what} {}: {e}", path.display()),
-            )
-        })?
-        .collect();
+    let pem = read_pem(path, what)?;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
     let certs = certs.map_err(|e| {
         HttpError::new(
             HttpErrorKind::Config,
@@ -250,7 +276,8 @@ fn tls_config(
     let mut config = match (&tls.client_cert_file, &tls.client_key_file) {
         (Some(cert), Some(key)) => {
             let chain = load_certs(cert, "client certificate file")?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            let pem = read_pem(key, "client key")?;
+            let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
                 HttpError::new(
                     HttpErrorKind::Config,
                     format!("cannot read client key {}: {e}", key.display()),
