@@ -150,6 +150,46 @@ impl Value {
         }
     }
 
+    /// `true` for an array or a map (a value that may nest).
+    #[inline]
+    pub fn is_nested(&self) -> bool {
+        matches!(self, Value::Array(_) | Value::Map(_))
+    }
+
+    /// Replaces every array or map nested deeper than [`MAX_DEPTH`] levels
+    /// with the string [`TOO_DEEP`]; returns whether anything was cut. The
+    /// parts cut off are dropped without recursion, so a value nested
+    /// 10,000 deep cannot overflow a stack here, and nothing after (drop,
+    /// redaction, encoding, all recursive) sees more than `MAX_DEPTH`
+    /// levels. The tracer calls this on every attribute and event value.
+    pub fn cut_depth(&mut self) -> bool {
+        // Iterative: (value, its depth), depth 1 for `self`.
+        let mut cut = false;
+        let mut todo: Vec<(&mut Value, usize)> = vec![(self, 1)];
+        while let Some((v, depth)) = todo.pop() {
+            let children: Vec<&mut Value> = match v {
+                Value::Array(items) => items.iter_mut().collect(),
+                Value::Map(entries) => entries.iter_mut().map(|(_, v)| v).collect(),
+                _ => continue,
+            };
+            for child in children {
+                if !child.is_nested() {
+                    continue;
+                }
+                if depth >= MAX_DEPTH {
+                    dispose(std::mem::replace(
+                        child,
+                        Value::String(Cow::Borrowed(TOO_DEEP)),
+                    ));
+                    cut = true;
+                } else {
+                    todo.push((child, depth + 1));
+                }
+            }
+        }
+        cut
+    }
+
     /// Cuts every string in this value (including inside arrays and maps) to
     /// at most `max_chars` characters. Returns whether anything was cut.
     pub fn truncate_strings(&mut self, max_chars: usize) -> bool {
@@ -170,6 +210,25 @@ impl Value {
                 any
             }
             _ => false,
+        }
+    }
+}
+
+/// Levels of arrays and maps an attribute value keeps (the value itself is
+/// level 1); deeper ones are replaced with [`TOO_DEEP`].
+pub const MAX_DEPTH: usize = 32;
+
+/// What replaces a part of a value nested deeper than [`MAX_DEPTH`].
+pub const TOO_DEEP: &str = "[nested deeper than 32 levels]";
+
+/// Drops `v` without recursion (however deep it is nested).
+pub fn dispose(v: Value) {
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Array(items) => todo.extend(items),
+            Value::Map(entries) => todo.extend(entries.into_iter().map(|(_, v)| v)),
+            _ => {}
         }
     }
 }
@@ -276,6 +335,17 @@ impl From<&String> for Value {
 /// when they fit an `i64`, else floats.
 impl From<serde_json::Value> for Value {
     fn from(v: serde_json::Value) -> Self {
+        from_json(v, 1)
+    }
+}
+
+/// The conversion, cut at [`MAX_DEPTH`] levels (a `serde_json::Value`
+/// built in code may be nested without bound).
+fn from_json(v: serde_json::Value, depth: usize) -> Value {
+    if depth > MAX_DEPTH && (v.is_array() || v.is_object()) {
+        return Value::String(Cow::Borrowed(TOO_DEEP));
+    }
+    {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
@@ -285,11 +355,11 @@ impl From<serde_json::Value> for Value {
             },
             serde_json::Value::String(s) => Value::String(Cow::Owned(s)),
             serde_json::Value::Array(items) => {
-                Value::Array(items.into_iter().map(Value::from).collect())
+                Value::Array(items.into_iter().map(|v| from_json(v, depth + 1)).collect())
             }
             serde_json::Value::Object(map) => Value::Map(
                 map.into_iter()
-                    .map(|(k, v)| (Cow::Owned(k), Value::from(v)))
+                    .map(|(k, v)| (Cow::Owned(k), from_json(v, depth + 1)))
                     .collect(),
             ),
         }

@@ -94,3 +94,97 @@ fn the_guard_takes_timeouts_of_any_length() {
     drop(installed); // the guard's drop flushes with Duration::MAX too
     assert_eq!(c.spans().len(), 1);
 }
+
+/// An array nested `depth` levels deep, built without recursion.
+fn nested(depth: usize) -> prela::Value {
+    let mut v = prela::Value::I64(1);
+    for _ in 1..depth {
+        v = prela::Value::Array(vec![v]);
+    }
+    v
+}
+
+fn depth_of(v: &prela::Value) -> usize {
+    let mut depth = 1;
+    let mut v = v;
+    while let prela::Value::Array(items) = v {
+        match items.first() {
+            Some(inner) if inner.is_nested() => {
+                depth += 1;
+                v = inner;
+            }
+            _ => break,
+        }
+    }
+    depth
+}
+
+#[test]
+fn values_nested_without_bound_are_cut_where_they_enter() {
+    let server = ScriptedServer::start_with_default(Vec::new(), Reply::status(200));
+    let seen = prela_testkit::Collect::default();
+    let (tracer, _) = prela::init()
+        .processor(
+            prela::transport::BatchProcessor::builder(
+                prela::otlp::OtlpExporter::builder()
+                    .base_endpoint(server.url())
+                    .env(|_| None)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap(),
+        )
+        .processor(seen.clone())
+        .env(|_| None)
+        .build()
+        .unwrap();
+    let mut span = tracer.start_span("deep");
+    span.set_attribute("deep.array", nested(10_000));
+    span.add_event(
+        "deep.event",
+        vec![prela::KeyValue::new("v", nested(10_000))],
+    );
+    // serde_json's own drop recurses: 1,000 levels are deep enough here.
+    let mut json = serde_json::json!(1);
+    for _ in 0..1_000 {
+        json = serde_json::json!([json]);
+    }
+    span.set_attribute("deep.json", json);
+    span.end();
+    tracer
+        .span_builder("deep at start")
+        .attribute("deep.array", nested(10_000))
+        .start()
+        .end();
+    // The worker redacts and encodes on its 1 MiB stack: no overflow.
+    tracer
+        .force_flush(prela_core::deadline_in(Duration::from_secs(10)))
+        .unwrap();
+    let spans = seen.take();
+    let deep = spans.iter().find(|s| s.name == "deep").unwrap();
+    for key in ["deep.array", "deep.json"] {
+        let v = deep.attribute(key).unwrap();
+        assert_eq!(depth_of(v), prela::core::value::MAX_DEPTH, "{key}");
+    }
+    // The array is cut by set_attribute, and counted; the JSON value was
+    // cut as it converted into a Value, before the span saw it.
+    assert_eq!(deep.dropped_attributes_count, 1);
+    assert_eq!(
+        depth_of(&deep.events[0].attributes[0].value),
+        prela::core::value::MAX_DEPTH
+    );
+    assert_eq!(deep.events[0].dropped_attributes_count, 1);
+    let at_start = spans.iter().find(|s| s.name == "deep at start").unwrap();
+    assert_eq!(
+        depth_of(at_start.attribute("deep.array").unwrap()),
+        prela::core::value::MAX_DEPTH
+    );
+    assert!(
+        !server.received().is_empty(),
+        "the batch was encoded and sent"
+    );
+    tracer
+        .shutdown(prela_core::deadline_in(Duration::from_secs(10)))
+        .unwrap();
+}

@@ -162,7 +162,7 @@ impl Span {
         // key, and copying it from there into the vector stalls (it was
         // written in narrower pieces than it is read; see
         // `prela_core::pool::push`).
-        let slot = if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
+        let mut slot = if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
             slot.value = value.into();
             Some(slot)
         } else if attrs.len() < limits.max_attributes {
@@ -175,8 +175,15 @@ impl Span {
             r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
             None
         };
+        // Nesting is bounded where it enters: a value 10,000 levels deep
+        // would overflow the stack of whatever recurses on it later.
+        let too_deep = slot.as_ref().is_some_and(|s| s.value.is_nested())
+            && slot.as_mut().is_some_and(|s| s.value.cut_depth());
         if let (Some(max), Some(slot)) = (limits.max_attribute_value_length, slot) {
             slot.value.truncate_strings(max);
+        }
+        if too_deep {
+            r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
         }
     }
 
@@ -214,6 +221,11 @@ impl Span {
             dropped = u32::try_from(attributes.len() - limits.max_attributes_per_event)
                 .unwrap_or(u32::MAX);
             attributes.truncate(limits.max_attributes_per_event);
+        }
+        for kv in &mut attributes {
+            if kv.value.is_nested() && kv.value.cut_depth() {
+                dropped = dropped.saturating_add(1);
+            }
         }
         if let Some(max) = limits.max_attribute_value_length {
             for kv in &mut attributes {

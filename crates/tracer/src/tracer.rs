@@ -656,7 +656,8 @@ fn start(
     let limits = &inner.limits;
     let clean = attributes.len() <= limits.max_attributes
         && limits.max_attribute_value_length.is_none()
-        && keys_unique(&attributes);
+        && keys_unique(&attributes)
+        && !attributes.iter().any(|kv| kv.value.is_nested());
     if clean && extra.capacity() == 0 {
         // The usual case: the builder's attributes as they are, and the
         // span made in one expression returned as it is, so that it is
