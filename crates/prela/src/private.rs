@@ -74,23 +74,11 @@ pub fn capture_result<T: fmt::Debug>(span: &mut Span, kind: SpanType, out: &T) {
     }
 }
 
-/// An error known only by its message.
-#[derive(Debug)]
-struct Message(String);
-
-impl fmt::Display for Message {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Message {}
-
 /// A returned `Err(e)`: status error with `e.to_string()`, `error.type` =
 /// the error's type name.
 pub fn record_result<T, E: fmt::Display>(span: &mut Span, out: &Result<T, E>) {
     if let Err(e) = out {
-        span.record_error_as(std::any::type_name::<E>(), &Message(e.to_string()));
+        span.record_error_message(std::any::type_name::<E>(), e.to_string());
     }
 }
 

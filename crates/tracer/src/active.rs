@@ -110,7 +110,7 @@ pub fn add_event_to_current(
     let lent = with_current_span(|span| {
         span.add_event(name.clone(), attributes.clone());
         if let Some((type_name, message)) = error {
-            span.record_error_as(type_name, &Message(message.to_owned()));
+            span.record_error_message(type_name, message);
         }
     });
     if lent.is_some() {
@@ -251,7 +251,7 @@ pub(crate) fn exit(span: &mut Span, id: SpanId) {
             span.add_event_at(e.name, e.timestamp, e.attributes);
         }
         if let Some((type_name, message)) = error {
-            span.record_error_as(&type_name, &Message(message));
+            span.record_error_message(&type_name, message);
         }
     }
 }

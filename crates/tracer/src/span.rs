@@ -275,6 +275,13 @@ impl Span {
         self.record_error_as(std::any::type_name::<E>(), err);
     }
 
+    /// [`record_error_as`](Self::record_error_as) for an error known only by
+    /// its type name and message (an error that reached `tracing` as text,
+    /// or any `Display` value).
+    pub fn record_error_message(&mut self, type_name: &str, message: impl Into<String>) {
+        self.record_error_as(type_name, &crate::active::Message(message.into()));
+    }
+
     /// [`record_error`](Self::record_error) with the error type given by
     /// name (for errors known only as `dyn Error`).
     pub fn record_error_as(&mut self, type_name: &str, err: &(impl std::error::Error + ?Sized)) {

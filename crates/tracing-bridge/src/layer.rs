@@ -118,18 +118,6 @@ impl Visit for Fields {
     }
 }
 
-/// An error known only by its message.
-#[derive(Debug)]
-struct Message(String);
-
-impl fmt::Display for Message {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Message {}
-
 fn apply(span: &mut Span, fields: Fields) {
     for (k, v) in fields.attributes {
         span.set_attribute(k, v);
@@ -141,7 +129,7 @@ fn apply(span: &mut Span, fields: Fields) {
         span.update_name(n);
     }
     if let Some((type_name, message)) = fields.error {
-        span.record_error_as(&type_name, &Message(message));
+        span.record_error_message(&type_name, message);
     }
     match (fields.status, fields.status_message) {
         (Some(Status::Error { .. }), msg) => {
@@ -269,7 +257,7 @@ where
         }
         span.add_event(name, attrs);
         if let Some((type_name, message)) = error {
-            span.record_error_as(&type_name, &Message(message));
+            span.record_error_message(&type_name, message);
         }
     }
 
