@@ -1,5 +1,6 @@
 //! The span hot path: start, six attributes, one event, end, into a
-//! processor that discards; and the span clock against `SystemTime::now`.
+//! processor that discards; the span clock against `SystemTime::now`; and
+//! the cost per attribute on a span with many.
 //! Run with `cargo bench -p prela-tracer`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -91,5 +92,35 @@ fn clock(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hot_path, clock);
+/// Setting N distinct attributes on one span, with the attribute limit
+/// raised to N: the time per attribute must not grow with N (a search
+/// through the keys made 100,000 of them take minutes). The keys are made
+/// before the clock starts.
+fn attributes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("attributes");
+    group.sample_size(10);
+    for n in [16usize, 64, 1_000, 100_000] {
+        let mut limits = prela_tracer::SpanLimits::default();
+        limits.max_attributes = n;
+        let tracer = Tracer::builder().processor(Discard).limits(limits).build();
+        let keys: Vec<String> = (0..n).map(|i| format!("app.attribute.{i}")).collect();
+        group.throughput(criterion::Throughput::Elements(n as u64));
+        group.bench_function(format!("set {n} distinct keys"), |b| {
+            b.iter_batched(
+                || keys.clone(),
+                |keys| {
+                    let mut s = tracer.start_span("wide");
+                    for (i, k) in keys.into_iter().enumerate() {
+                        s.set_attribute(k, i as i64);
+                    }
+                    s.end();
+                },
+                criterion::BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, hot_path, clock, attributes);
 criterion_main!(benches);

@@ -33,6 +33,7 @@ mod id;
 mod limits;
 mod span;
 mod tracer;
+mod wide;
 
 pub use active::{Instrumented, SpanFutureExt, add_event_to_current, with_current_span};
 pub use genai::GenAiSpanBuilder;

@@ -155,6 +155,10 @@ impl Span {
             return;
         };
         let limits = &r.tracer.limits;
+        if limits.max_attributes > crate::wide::INDEXED {
+            // A raised limit: a span may hold more than a search suits.
+            return self.set_wide(key.into(), value.into());
+        }
         let key = key.into();
         let attrs = &mut r.data.attributes;
         // The value is made where it lands, and cut there, not before: a
@@ -162,7 +166,7 @@ impl Span {
         // key, and copying it from there into the vector stalls (it was
         // written in narrower pieces than it is read; see
         // `prela_core::pool::push`).
-        let mut slot = if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
+        let slot = if let Some(slot) = attrs.iter_mut().find(|kv| kv.key == key) {
             slot.value = value.into();
             Some(slot)
         } else if attrs.len() < limits.max_attributes {
@@ -175,14 +179,41 @@ impl Span {
             r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
             None
         };
-        // Nesting is bounded where it enters: a value 10,000 levels deep
-        // would overflow the stack of whatever recurses on it later.
-        let too_deep = slot.as_ref().is_some_and(|s| s.value.is_nested())
-            && slot.as_mut().is_some_and(|s| s.value.cut_depth());
-        if let (Some(max), Some(slot)) = (limits.max_attribute_value_length, slot) {
-            slot.value.truncate_strings(max);
+        if bound(slot, limits) {
+            r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
         }
-        if too_deep {
+    }
+
+    /// [`set_attribute`](Self::set_attribute) under an attribute limit
+    /// above [`INDEXED`](crate::wide::INDEXED): past that many, the key is
+    /// found through an index (see [`crate::wide`]).
+    #[cold]
+    #[inline(never)]
+    fn set_wide(&mut self, key: Key, value: Value) {
+        let Some(r) = self.rec() else {
+            return;
+        };
+        let limits = &r.tracer.limits;
+        let attrs = &mut r.data.attributes;
+        let room = attrs.len() < limits.max_attributes;
+        let found = if attrs.len() < crate::wide::INDEXED {
+            attrs.iter().position(|kv| kv.key == key)
+        } else {
+            r.tracer
+                .wide
+                .position(&r.data.span_context, attrs, &key, room)
+        };
+        let slot = if let Some(slot) = found.and_then(|i| attrs.get_mut(i)) {
+            slot.value = value;
+            Some(slot)
+        } else if room {
+            attrs.push(KeyValue::new(key, value));
+            attrs.last_mut()
+        } else {
+            r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
+            None
+        };
+        if bound(slot, limits) {
             r.data.dropped_attributes_count = r.data.dropped_attributes_count.saturating_add(1);
         }
     }
@@ -332,6 +363,9 @@ impl Span {
         }
         let sampled = data.span_context.is_sampled();
         if let Some(tracer) = self.tracer.take() {
+            if data.attributes.len() >= crate::wide::INDEXED {
+                tracer.wide.forget(&data.span_context);
+            }
             if sampled {
                 tracer.inner.finish(&mut self.data);
             }
@@ -350,6 +384,22 @@ impl Drop for Span {
         }
         self.end();
     }
+}
+
+/// Bounds a value that was just set: nesting is cut where it enters (a
+/// value 10,000 levels deep would overflow the stack of whatever recurses
+/// on it later), and strings to the length limit. `true` when the value
+/// was cut for its depth, to be counted as dropped.
+#[inline(always)]
+fn bound(slot: Option<&mut KeyValue>, limits: &crate::SpanLimits) -> bool {
+    let Some(slot) = slot else {
+        return false;
+    };
+    let too_deep = slot.value.is_nested() && slot.value.cut_depth();
+    if let Some(max) = limits.max_attribute_value_length {
+        slot.value.truncate_strings(max);
+    }
+    too_deep
 }
 
 /// A [`Span`] that is also the current span until this guard drops; dropping

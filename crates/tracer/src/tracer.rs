@@ -72,6 +72,8 @@ pub(crate) struct Shard {
     pub(crate) limits: SpanLimits,
     pub(crate) capture_content: bool,
     pub(crate) inner: Arc<TracerInner>,
+    /// Key indexes of this shard's spans with many attributes.
+    pub(crate) wide: crate::wide::WideSpans,
 }
 
 impl Shard {
@@ -80,6 +82,7 @@ impl Shard {
             limits: inner.limits,
             capture_content: inner.capture_content,
             inner: Arc::clone(inner),
+            wide: crate::wide::WideSpans::default(),
         }
     }
 }
@@ -236,7 +239,7 @@ impl Tracer {
 
     /// The shard for a span this thread starts, for the span to hold.
     #[inline(always)]
-    fn shard(&self) -> Arc<Shard> {
+    pub(crate) fn shard(&self) -> Arc<Shard> {
         let n = self.shards.len();
         match self
             .shards
@@ -537,14 +540,26 @@ fn keys_unique(attributes: &[KeyValue]) -> bool {
     for a in attributes {
         let bit = 1u64 << (a.key.as_str().len() % 64);
         if lengths & bit != 0 {
-            return !attributes
-                .iter()
-                .enumerate()
-                .any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key));
+            return no_repeated_key(attributes);
         }
         lengths |= bit;
     }
     true
+}
+
+/// `true` when no two attributes share a key: a search for the usual
+/// handful, a set for the many a raised attribute limit allows.
+#[cold]
+#[inline(never)]
+fn no_repeated_key(attributes: &[KeyValue]) -> bool {
+    if attributes.len() <= 16 {
+        return !attributes
+            .iter()
+            .enumerate()
+            .any(|(i, a)| attributes[..i].iter().any(|b| b.key == a.key));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(attributes.len());
+    attributes.iter().all(|a| seen.insert(&a.key))
 }
 
 /// A recording span with `attributes` as they are. Inlined into both of

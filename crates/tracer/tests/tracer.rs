@@ -163,6 +163,65 @@ fn limits_drop_and_count() {
     assert_eq!(s.events[0].attributes[0].value.as_str(), Some("lon"));
 }
 
+/// With a raised limit a span holds many attributes: past the first 128 the
+/// keys are indexed, and replacing, adding, the limit and the order behave
+/// as they do below it, whether the keys came with the builder or one by
+/// one.
+#[test]
+fn many_attributes_replace_and_count_as_few_do() {
+    let c = Collect::default();
+    let mut limits = SpanLimits::default();
+    limits.max_attributes = 10_000;
+    let t = Tracer::builder()
+        .processor(c.clone())
+        .limits(limits)
+        .build();
+    {
+        // Enough from the builder for lengths to repeat (a set checks them).
+        let builder = (0..100i64).fold(t.span_builder("wide"), |b, i| {
+            b.attribute(format!("start.{i}"), i)
+        });
+        let mut s = builder.start();
+        for i in 0..10_000i64 {
+            s.set_attribute(format!("k.{i}"), i);
+        }
+        // Replacements, of keys from the builder and from before the index.
+        for i in 0..100i64 {
+            s.set_attribute(format!("start.{i}"), -i);
+            s.set_attribute(format!("k.{i}"), -i);
+        }
+        // Over the limit: both dropped and counted.
+        s.set_attribute("k.9999", "last");
+        s.set_attribute("one.more", 1);
+    }
+    // 20 from the builder, one key twice: the last value given, once.
+    (0..20i64)
+        .fold(t.span_builder("repeat"), |b, i| {
+            b.attribute(format!("r.{i}"), i)
+        })
+        .attribute("r.3", 33)
+        .start()
+        .end();
+    let spans = c.take();
+    let repeat = &spans[1];
+    assert_eq!(repeat.attributes.len(), 20);
+    assert_eq!(repeat.attribute("r.3").and_then(Value::as_i64), Some(33));
+    let s = &spans[0];
+    assert_eq!(s.attributes.len(), 10_000);
+    assert_eq!(s.dropped_attributes_count, 100 + 2);
+    assert_eq!(s.attributes[0].key.as_str(), "start.0");
+    assert_eq!(s.attributes[100].key.as_str(), "k.0");
+    assert_eq!(s.attribute("start.42").and_then(Value::as_i64), Some(-42));
+    assert_eq!(s.attribute("k.42").and_then(Value::as_i64), Some(-42));
+    assert_eq!(s.attribute("k.9899").and_then(Value::as_i64), Some(9899));
+    assert_eq!(s.attribute("k.9900"), None);
+    assert_eq!(s.attribute("one.more"), None);
+    let mut keys: Vec<&str> = s.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 10_000, "each key once");
+}
+
 /// Builder attributes with a repeated key keep one value per key, the last
 /// given, in first-seen order; keys that differ but have the same length
 /// (or lengths 64 apart) are all kept.
