@@ -26,6 +26,23 @@
 //! Each export batch is written with whole lines and flushed before
 //! `export` returns. A write error is returned as a failure, never dropped.
 //!
+//! ## A full disk, a removed directory
+//!
+//! A write that fails part way (no space left, a file size limit) is rolled
+//! back: the file is truncated to its last whole line, so a line is never
+//! torn in the middle of a file, and the spans of that write are reported
+//! failed while those written before it in the batch are reported written
+//! (a partial success): the counts match the files exactly. A file that
+//! cannot be truncated is closed, and the next batch opens a new one.
+//!
+//! Before a batch, each file it goes to is checked to be still at its
+//! path (same device and inode; one `stat`): a file or trace directory
+//! removed or moved away while running is made again, never written to
+//! unlinked. In single-file mode a file moved away (log rotation) is
+//! created again at its path; there the rollback truncates to the length
+//! found before the write, and pipes and devices, which cannot be
+//! truncated, are left as they are.
+//!
 //! ## Feature flags
 //!
 //! None.
@@ -121,8 +138,9 @@ impl FileExporterBuilder {
     }
 
     /// Appends every span to this one file instead (created if missing,
-    /// never truncated, never rotated): `/dev/stdout`, a named pipe, a log
-    /// file managed by something else.
+    /// never rotated, truncated only to undo a write of its own that failed
+    /// part way): `/dev/stdout`, a named pipe, a log file managed by
+    /// something else (moved away, it is created again at its path).
     pub fn single_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.single_file = Some(path.into());
         self
@@ -132,25 +150,12 @@ impl FileExporterBuilder {
     /// exporter.
     pub fn build(self) -> Result<FileExporter, FileExporterError> {
         if let Some(path) = self.single_file {
-            let file = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-                .map_err(|source| FileExporterError {
-                    path: path.clone(),
-                    source,
-                })?;
+            let file = open_single(&path).map_err(|source| FileExporterError {
+                path: path.clone(),
+                source,
+            })?;
             let mut open = HashMap::new();
-            open.insert(
-                SINGLE.to_owned(),
-                OpenFile {
-                    file,
-                    path: path.clone(),
-                    date: String::new(),
-                    seq: 0,
-                    size: 0,
-                },
-            );
+            open.insert(SINGLE.to_owned(), file);
             return Ok(FileExporter {
                 directory: path,
                 layout: self.layout,
@@ -190,7 +195,56 @@ struct OpenFile {
     path: PathBuf,
     date: String,
     seq: u32,
+    /// Bytes written, all of them whole lines: where a failed write is
+    /// rolled back to.
     size: u64,
+    /// What the path named when the file was opened.
+    identity: Option<Identity>,
+    /// Single-file mode: others may append too, so `size` is not where
+    /// our last line ends.
+    shared: bool,
+}
+
+/// A file's device and inode, to tell whether its path still names it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity(u64, u64);
+
+impl Identity {
+    #[cfg(unix)]
+    fn of(m: &fs::Metadata) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt;
+        Some(Identity(m.dev(), m.ino()))
+    }
+
+    #[cfg(not(unix))]
+    fn of(_: &fs::Metadata) -> Option<Identity> {
+        None
+    }
+}
+
+impl OpenFile {
+    fn new(file: File, path: PathBuf, date: &str, seq: u32) -> OpenFile {
+        let identity = file.metadata().ok().and_then(|m| Identity::of(&m));
+        OpenFile {
+            file,
+            path,
+            date: date.to_owned(),
+            seq,
+            size: 0,
+            identity,
+            shared: false,
+        }
+    }
+
+    /// `true` when the file's path no longer names it (the file or its
+    /// directory was removed or replaced): spans written to it would be
+    /// written to a file no one can open.
+    fn is_gone(&self) -> bool {
+        match fs::metadata(&self.path) {
+            Ok(m) => Identity::of(&m) != self.identity,
+            Err(_) => true,
+        }
+    }
 }
 
 struct State {
@@ -288,15 +342,7 @@ impl FileExporter {
                 .ok_or_else(|| io::Error::other("file sequence number overflow"))?;
             let path = dir.join(format!("{prefix}{seq:03}.jsonl"));
             match OpenOptions::new().append(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    return Ok(OpenFile {
-                        file,
-                        path,
-                        date: date.to_owned(),
-                        seq,
-                        size: 0,
-                    });
-                }
+                Ok(file) => return Ok(OpenFile::new(file, path, date, seq)),
                 // Another process took this number: try the next.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -304,59 +350,101 @@ impl FileExporter {
         }
     }
 
-    fn write_batch(&self, state: &mut State, batch: &[SpanData]) -> io::Result<()> {
+    /// Writes a batch in whole lines. On an error, how many of its spans
+    /// are in files: the write that failed was rolled back, so the rest are
+    /// in none.
+    fn write_batch(&self, state: &mut State, batch: &[SpanData]) -> Result<(), (usize, io::Error)> {
         if self.single {
             let mut buf = Vec::with_capacity(batch.len() * 512);
             for span in batch {
-                write_span_line(&mut buf, span).map_err(io::Error::other)?;
+                write_span_line(&mut buf, span).map_err(|e| (0, io::Error::other(e)))?;
             }
-            return Self::write_to(state, SINGLE, &buf);
+            if state.open.get(SINGLE).is_none_or(OpenFile::is_gone) {
+                // Removed or moved away (by log rotation, say): a new file
+                // at the path.
+                let file = open_single(&self.directory).map_err(|e| (0, e))?;
+                state.open.insert(SINGLE.to_owned(), file);
+            }
+            return Self::write_to(state, SINGLE, &buf).map_err(|e| (0, e));
         }
         let date = format_date(SystemTime::now());
         let mut line = Vec::with_capacity(1024);
-        let mut pending: HashMap<String, Vec<u8>> = HashMap::new();
+        // Per service: the lines not yet written, and how many.
+        let mut pending: HashMap<String, (Vec<u8>, usize)> = HashMap::new();
+        let mut written = 0;
         for span in batch {
             let service = match self.layout {
                 Layout::Flat => String::new(),
                 Layout::PerService => span.resource.service_name().unwrap_or("").to_owned(),
             };
             line.clear();
-            write_span_line(&mut line, span).map_err(io::Error::other)?;
+            write_span_line(&mut line, span).map_err(|e| (written, io::Error::other(e)))?;
+            let buffered = pending.get(&service);
             let needs_new = match state.open.get(&service) {
                 None => true,
                 Some(f) => {
-                    let buffered = pending.get(&service).map_or(0, |b| b.len() as u64);
-                    f.date != date || f.size + buffered >= self.max_file_size
+                    let bytes = buffered.map_or(0, |(b, _)| b.len() as u64);
+                    f.date != date
+                        || f.size + bytes >= self.max_file_size
+                        // Once a batch: was the file or directory removed?
+                        || (buffered.is_none() && f.is_gone())
                 }
             };
             if needs_new {
-                if let Some(buf) = pending.remove(&service) {
-                    Self::write_to(state, &service, &buf)?;
+                if let Some((buf, n)) = pending.remove(&service) {
+                    Self::write_to(state, &service, &buf).map_err(|e| (written, e))?;
+                    written += n;
                 }
                 let after = state
                     .open
                     .get(&service)
                     .filter(|f| f.date == date)
                     .map_or(0, |f| f.seq);
-                let next = self.open_next(&service, &date, after)?;
+                let next = self
+                    .open_next(&service, &date, after)
+                    .map_err(|e| (written, e))?;
                 state.open.insert(service.clone(), next);
             }
-            pending.entry(service).or_default().extend_from_slice(&line);
+            let (buf, n) = pending.entry(service).or_default();
+            buf.extend_from_slice(&line);
+            *n += 1;
         }
-        for (service, buf) in pending {
-            Self::write_to(state, &service, &buf)?;
+        for (service, (buf, n)) in pending {
+            Self::write_to(state, &service, &buf).map_err(|e| (written, e))?;
+            written += n;
         }
         Ok(())
     }
 
+    /// Appends whole lines to a service's file. A write that fails (a full
+    /// disk, a size limit) is rolled back to the last whole line, so no
+    /// line is ever torn in the middle of a file; a file that cannot be
+    /// rolled back is closed, and the next batch starts a new one.
     fn write_to(state: &mut State, service: &str, buf: &[u8]) -> io::Result<()> {
         let f = state
             .open
             .get_mut(service)
             .ok_or_else(|| io::Error::other("no open file"))?;
-        f.file
-            .write_all(buf)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.path.display())))?;
+        // Where the file ends before the write. A shared file (single-file
+        // mode) is asked: pipes and devices have no end to go back to.
+        let end = if f.shared {
+            f.file
+                .metadata()
+                .ok()
+                .filter(fs::Metadata::is_file)
+                .map(|m| m.len())
+        } else {
+            Some(f.size)
+        };
+        if let Err(e) = f.file.write_all(buf) {
+            let e = io::Error::new(e.kind(), format!("{}: {e}", f.path.display()));
+            if let Some(end) = end {
+                if f.file.set_len(end).is_err() {
+                    state.open.remove(service);
+                }
+            }
+            return Err(e);
+        }
         f.size += buf.len() as u64;
         Ok(())
     }
@@ -390,7 +478,13 @@ impl SpanExporter for FileExporter {
         }
         match self.write_batch(&mut state, batch) {
             Ok(()) => ExportResult::Success,
-            Err(e) => ExportResult::Failure(ExportError::Io(e)),
+            Err((0, e)) => ExportResult::Failure(ExportError::Io(e)),
+            // Some lines went to a file before the error: only the rest
+            // are failed.
+            Err((written, e)) => ExportResult::PartialSuccess {
+                rejected: (batch.len() - written) as u64,
+                message: e.to_string(),
+            },
         }
     }
 
@@ -412,6 +506,14 @@ impl SpanExporter for FileExporter {
         state.open.clear();
         Ok(())
     }
+}
+
+/// Opens the file of single-file mode for appending, created if missing.
+fn open_single(path: &Path) -> io::Result<OpenFile> {
+    let file = OpenOptions::new().append(true).create(true).open(path)?;
+    let mut f = OpenFile::new(file, path.to_path_buf(), "", 0);
+    f.shared = true;
+    Ok(f)
 }
 
 /// Every `*.jsonl` file under `dir` (recursively), sorted by path.
