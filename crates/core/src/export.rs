@@ -5,6 +5,79 @@ use std::time::{Duration, Instant};
 
 use crate::span::SpanData;
 
+/// Spans a processor did not export, by cause: what
+/// [`ExportError::NotExported`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lost {
+    /// Dropped when they ended, because the queue was full.
+    pub queue_full: u64,
+    /// Dropped at shutdown: ended after it, or still queued or in flight
+    /// when its deadline passed.
+    pub at_shutdown: u64,
+    /// Handed to the exporter and failed for good (refused, retries or the
+    /// export deadline exhausted).
+    pub failed: u64,
+    /// Still queued or in flight when a flush's deadline passed: not lost
+    /// yet, but not exported by the flush.
+    pub unsettled: u64,
+}
+
+impl Lost {
+    /// Every span counted.
+    pub fn total(&self) -> u64 {
+        self.queue_full
+            .saturating_add(self.at_shutdown)
+            .saturating_add(self.failed)
+            .saturating_add(self.unsettled)
+    }
+
+    /// The counts since `earlier`, an earlier reading of the same counters.
+    pub fn since(&self, earlier: &Lost) -> Lost {
+        Lost {
+            queue_full: self.queue_full.saturating_sub(earlier.queue_full),
+            at_shutdown: self.at_shutdown.saturating_sub(earlier.at_shutdown),
+            failed: self.failed.saturating_sub(earlier.failed),
+            unsettled: self.unsettled.saturating_sub(earlier.unsettled),
+        }
+    }
+
+    /// Both counts added.
+    pub fn plus(&self, other: &Lost) -> Lost {
+        Lost {
+            queue_full: self.queue_full.saturating_add(other.queue_full),
+            at_shutdown: self.at_shutdown.saturating_add(other.at_shutdown),
+            failed: self.failed.saturating_add(other.failed),
+            unsettled: self.unsettled.saturating_add(other.unsettled),
+        }
+    }
+
+    /// The non-zero counts, with what each means.
+    fn parts(&self) -> Vec<(u64, &'static str)> {
+        [
+            (self.queue_full, "dropped because the queue was full"),
+            (self.at_shutdown, "dropped at shutdown"),
+            (self.failed, "failed to export"),
+            (self.unsettled, "still queued at the flush deadline"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .collect()
+    }
+}
+
+impl ExportError {
+    /// [`ExportError::NotExported`] for these counts, its `count` their
+    /// total.
+    pub fn not_exported(lost: Lost, last_error: Option<String>) -> ExportError {
+        ExportError::NotExported {
+            count: lost.total(),
+            lost,
+            last_error,
+        }
+    }
+}
+
 /// Why an export, flush or shutdown did not succeed.
 ///
 /// `{:?}` reads as the [`Display`](fmt::Display) sentence, so a `main`
@@ -32,9 +105,12 @@ pub enum ExportError {
     Encode(String),
     /// Some spans were not exported by a flush or shutdown.
     NotExported {
-        /// How many spans were not exported.
+        /// How many spans were not exported: `lost.total()`.
         count: u64,
-        /// The last export error seen, if any.
+        /// How many for each cause.
+        lost: Lost,
+        /// The last export error seen, if any (for a refused connection,
+        /// the host and port that refused).
         last_error: Option<String>,
     },
     /// Anything else, with a message.
@@ -56,10 +132,23 @@ impl fmt::Display for ExportError {
                 Ok(())
             }
             ExportError::Encode(m) => write!(f, "could not encode spans: {m}"),
-            ExportError::NotExported { count, last_error } => {
+            ExportError::NotExported {
+                count,
+                lost,
+                last_error,
+            } => {
                 write!(f, "{count} span(s) were not exported")?;
+                let parts = lost.parts();
+                for (i, (n, why)) in parts.iter().enumerate() {
+                    let sep = match i {
+                        0 => ": ",
+                        _ if i + 1 == parts.len() => " and ",
+                        _ => ", ",
+                    };
+                    write!(f, "{sep}{n} {why}")?;
+                }
                 if let Some(e) = last_error {
-                    write!(f, " (last error: {e})")?;
+                    write!(f, "; last error: {e}")?;
                 }
                 Ok(())
             }
@@ -84,9 +173,14 @@ impl fmt::Debug for ExportError {
                 .field("message", message)
                 .finish(),
             ExportError::Encode(m) => f.debug_tuple("Encode").field(m).finish(),
-            ExportError::NotExported { count, last_error } => f
+            ExportError::NotExported {
+                count,
+                lost,
+                last_error,
+            } => f
                 .debug_struct("NotExported")
                 .field("count", count)
+                .field("lost", lost)
                 .field("last_error", last_error)
                 .finish(),
             ExportError::Other(m) => f.debug_tuple("Other").field(m).finish(),
@@ -123,6 +217,10 @@ pub enum ExportResult {
     Retry {
         /// The receiver's requested delay (Retry-After / RetryInfo).
         after: Option<Duration>,
+        /// What failed, in one sentence naming the peer (for a refused
+        /// connection, its host and port): the reason given when the
+        /// retries run out.
+        reason: String,
     },
     /// The receiver accepted the batch but rejected some spans for good
     /// (OTLP `partial_success`): those are counted as failed, never retried.

@@ -31,7 +31,7 @@ pub mod time;
 pub mod value;
 
 pub use context::{SpanContext, TraceState};
-pub use export::{ExportError, ExportResult, SpanExporter, SpanProcessor, deadline_in};
+pub use export::{ExportError, ExportResult, Lost, SpanExporter, SpanProcessor, deadline_in};
 pub use id::{SpanId, TraceFlags, TraceId};
 pub use sampler::{Sampler, SamplingDecision, SamplingParams, SamplingResult};
 pub use span::{Event, Resource, SpanData, SpanType, Status};

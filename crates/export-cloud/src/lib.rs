@@ -539,7 +539,12 @@ impl CloudExporter {
             prela_core::deadline_in(self.timeout),
         ) {
             Ok(r) => r,
-            Err(e) if e.is_transient() => return Sent::Result(ExportResult::Retry { after: None }),
+            Err(e) if e.is_transient() => {
+                return Sent::Result(ExportResult::Retry {
+                    after: None,
+                    reason: e.to_string(),
+                });
+            }
             Err(e) => {
                 return Sent::Result(ExportResult::Failure(ExportError::Transport(Box::new(e))));
             }
@@ -590,6 +595,7 @@ impl CloudExporter {
             }
             429 | 500..=599 => Sent::Result(ExportResult::Retry {
                 after: retry_after(),
+                reason: format!("{} answered with status {status}", self.uri),
             }),
             _ => {
                 // Scrubbed before it is cut: no piece of the key survives

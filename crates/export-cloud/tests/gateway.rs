@@ -245,11 +245,11 @@ fn rate_limits_quota_and_server_errors() {
     ]);
     let exp = gw.exporter();
     assert!(
-        matches!(exp.export(&trace(1)), ExportResult::Retry { after: Some(d) } if d == Duration::from_secs(9))
+        matches!(exp.export(&trace(1)), ExportResult::Retry { after: Some(d), reason } if d == Duration::from_secs(9) && reason.contains("answered with status 429"))
     );
     assert!(matches!(
         exp.export(&trace(1)),
-        ExportResult::Retry { after: None }
+        ExportResult::Retry { after: None, .. }
     ));
     let t = Instant::now();
     assert!(matches!(exp.export(&trace(1)), ExportResult::Retry { .. }));

@@ -564,7 +564,10 @@ impl OtlpExporter {
             prela_core::deadline_in(self.timeout),
         );
         match result {
-            Err(e) if e.is_transient() => ExportResult::Retry { after: None },
+            Err(e) if e.is_transient() => ExportResult::Retry {
+                after: None,
+                reason: e.to_string(),
+            },
             Err(e) => ExportResult::Failure(ExportError::Transport(Box::new(e))),
             Ok(resp) => match self.protocol {
                 Protocol::Grpc => self.grpc_outcome(&resp, batch.len()),
@@ -640,6 +643,7 @@ impl OtlpExporter {
                     .get(http::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now())),
+                reason: format!("{} answered with status {status}", self.uri),
             },
             _ => ExportResult::Failure(ExportError::Rejected {
                 status,
@@ -682,6 +686,12 @@ impl OtlpExporter {
         if status.is_retryable() {
             ExportResult::Retry {
                 after: status.retry_after,
+                reason: self.scrub(format!(
+                    "{} answered gRPC {}: {}",
+                    self.uri,
+                    status.code_name(),
+                    status.message
+                )),
             }
         } else {
             ExportResult::Failure(ExportError::Rejected {

@@ -169,19 +169,22 @@ fn outcome(reply: Reply, protocol: Protocol) -> ExportResult {
 #[test]
 fn http_statuses_follow_the_spec() {
     for code in [429, 502, 503, 504] {
-        assert!(
-            matches!(
-                outcome(Reply::status(code), Protocol::HttpProtobuf),
-                ExportResult::Retry { after: None }
+        match outcome(Reply::status(code), Protocol::HttpProtobuf) {
+            ExportResult::Retry {
+                after: None,
+                reason,
+            } => assert!(
+                reason.ends_with(&format!("/v1/traces answered with status {code}")),
+                "{reason}"
             ),
-            "{code}"
-        );
+            other => panic!("{code}: {other:?}"),
+        }
     }
     match outcome(
         Reply::status(429).with_header("retry-after", "7"),
         Protocol::HttpProtobuf,
     ) {
-        ExportResult::Retry { after } => assert_eq!(after, Some(Duration::from_secs(7))),
+        ExportResult::Retry { after, .. } => assert_eq!(after, Some(Duration::from_secs(7))),
         other => panic!("{other:?}"),
     }
     for code in [400, 401, 403, 404, 413, 500] {
@@ -270,7 +273,13 @@ fn grpc_statuses_follow_the_spec() {
         ],
     };
     match outcome(exhausted, Protocol::Grpc) {
-        ExportResult::Retry { after } => assert_eq!(after, Some(Duration::from_secs(3))),
+        ExportResult::Retry { after, reason } => {
+            assert_eq!(after, Some(Duration::from_secs(3)));
+            assert!(
+                reason.contains("answered gRPC RESOURCE_EXHAUSTED"),
+                "{reason}"
+            );
+        }
         other => panic!("{other:?}"),
     }
     // A proxy answering 503 in front of the gRPC server: UNAVAILABLE.

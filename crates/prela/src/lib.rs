@@ -76,8 +76,8 @@ pub use global::tracer;
 
 pub use prela_context::{Baggage, Context, FutureExt};
 pub use prela_core::{
-    Event, ExportError, ExportResult, Key, KeyValue, Resource, SpanContext, SpanData, SpanExporter,
-    SpanId, SpanProcessor, SpanType, Status, TraceFlags, TraceId, Value,
+    Event, ExportError, ExportResult, Key, KeyValue, Lost, Resource, SpanContext, SpanData,
+    SpanExporter, SpanId, SpanProcessor, SpanType, Status, TraceFlags, TraceId, Value,
 };
 pub use prela_tracer::{
     Instrumented, Span, SpanBuilder, SpanFutureExt, SpanGuard, SpanLimits, Tracer,

@@ -188,3 +188,48 @@ fn values_nested_without_bound_are_cut_where_they_enter() {
         .shutdown(prela_core::deadline_in(Duration::from_secs(10)))
         .unwrap();
 }
+
+/// Spans lost to a full queue and to a refused connection: the report
+/// counts each cause and names the address that refused.
+#[test]
+fn a_loss_report_names_each_cause() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // released: nothing listens there
+    let (tracer, _) = prela::init()
+        .exporter_name("otlp")
+        .env(env(vec![
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{port}"),
+            ),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "64".into()),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "32".into()),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "200".into()),
+        ]))
+        .build()
+        .unwrap();
+    for i in 0..1000 {
+        tracer.start_span(format!("span {i}")).end();
+    }
+    let err = tracer
+        .shutdown(prela_core::deadline_in(Duration::from_secs(20)))
+        .unwrap_err();
+    let prela::ExportError::NotExported { count, lost, .. } = &err else {
+        panic!("{err:#?}");
+    };
+    assert_eq!(*count, 1000, "{err}");
+    assert!(lost.queue_full > 0 && lost.failed > 0, "{err:#?}");
+    assert_eq!(lost.queue_full + lost.failed, 1000, "{err:#?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "1000 span(s) were not exported: {} dropped because the queue was full and {} failed to export; last error: ",
+            lost.queue_full, lost.failed
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+}

@@ -6,6 +6,16 @@ use std::collections::HashMap;
 use prela::{ExportResult, SpanData, SpanExporter};
 use prela_testkit::{Capture, Collect};
 
+/// Held by every test that installs the global tracer: two installed at
+/// once would trade spans.
+static GLOBAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn global() -> std::sync::MutexGuard<'static, ()> {
+    GLOBAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     let map: HashMap<String, String> = vars
         .iter()
@@ -175,6 +185,7 @@ fn sample_rate_zero_records_nothing() {
 
 #[test]
 fn global_tracer_installs_and_uninstalls() {
+    let _global = global();
     let c = Collect::default();
     let guard = prela::init()
         .service_name("g")
@@ -306,6 +317,7 @@ impl SpanExporter for Failing {
 
 #[test]
 fn the_guard_says_in_one_line_what_was_not_exported() {
+    let _global = global();
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), || {
         let guard = prela::init()
@@ -420,6 +432,7 @@ fn secrets_are_redacted_by_default_and_redaction_can_be_turned_off() {
 
 #[test]
 fn the_programs_default_exporters_yield_to_the_environment() {
+    let _global = global();
     let names = |vars: &[(&str, &str)]| {
         let dir = tempfile::tempdir().unwrap();
         let guard = prela::init()
@@ -444,6 +457,7 @@ fn the_programs_default_exporters_yield_to_the_environment() {
 #[cfg(feature = "cloud")]
 #[test]
 fn an_api_key_wins_over_the_programs_default_exporters() {
+    let _global = global();
     let guard = prela::init()
         .default_exporter_name("none")
         .env(env(&[
@@ -486,14 +500,18 @@ fn errors_read_as_sentences_in_debug_form_too() {
         .unwrap_err();
     assert_eq!(format!("{err:?}"), err.to_string());
     assert!(format!("{err:#?}").starts_with("Config("), "{err:#?}");
-    let e = prela::ExportError::NotExported {
-        count: 7,
-        last_error: Some("connection refused".into()),
-    };
+    let mut lost = prela::Lost::default();
+    lost.queue_full = 5;
+    lost.failed = 2;
+    let e = prela::ExportError::not_exported(
+        lost,
+        Some("cannot connect to 127.0.0.1:4318: Connection refused".into()),
+    );
     let boxed: Box<dyn std::error::Error> = Box::new(e);
     assert_eq!(
         format!("{boxed:?}"),
-        "7 span(s) were not exported (last error: connection refused)"
+        "7 span(s) were not exported: 5 dropped because the queue was full and 2 failed \
+         to export; last error: cannot connect to 127.0.0.1:4318: Connection refused"
     );
     assert!(format!("{boxed:#?}").starts_with("NotExported {"));
 }

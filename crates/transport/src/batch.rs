@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use prela_core::config::{ConfigError, parse_usize};
-use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
+use prela_core::{ExportError, ExportResult, Lost, SpanData, SpanExporter, SpanProcessor};
 
 use crate::handoff;
 use crate::redact::RedactionRules;
@@ -392,8 +392,8 @@ struct Shared {
     /// accepted. Written under `settle`.
     lost_from_queue: AtomicU64,
     /// Serialises outcome accounting against abandonment; taken once per
-    /// batch, never per span.
-    settle: Mutex<u64>,
+    /// batch, never per span. Holds the losses reported so far.
+    settle: Mutex<Lost>,
     /// Applied by the worker as it takes spans off the queue, so producers
     /// pay nothing for it.
     redaction: Option<RedactionRules>,
@@ -562,16 +562,18 @@ impl Shared {
 
     /// What flush and shutdown say once the worker is dead.
     fn dead_error(&self) -> ExportError {
-        ExportError::NotExported {
-            count: self.lost(),
-            last_error: self.counters.last_error(),
-        }
+        ExportError::not_exported(self.lost(), self.counters.last_error())
     }
 
-    /// Spans lost so far, abandoned ones and those dropped at close
-    /// included.
-    fn lost(&self) -> u64 {
-        self.counters.lost() + self.lost_from_queue.load(Ordering::Relaxed)
+    /// Spans lost so far, by cause, abandoned ones and those dropped at
+    /// close included.
+    fn lost(&self) -> Lost {
+        let mut lost = Lost::default();
+        lost.queue_full = self.counters.dropped_queue_full.load(Ordering::Relaxed);
+        lost.at_shutdown = self.counters.dropped_shutdown.load(Ordering::Relaxed)
+            + self.lost_from_queue.load(Ordering::Relaxed);
+        lost.failed = self.counters.failed.load(Ordering::Relaxed);
+        lost
     }
 
     /// Queued spans not yet exported or failed, FIFO: all of the first
@@ -593,17 +595,14 @@ impl Shared {
             return Err(ExportError::Other("batch processor state poisoned".into()));
         };
         let lost = self.lost();
-        let count = if lifetime {
+        let new = if lifetime {
             lost
         } else {
-            lost.saturating_sub(*reported)
+            lost.since(&reported)
         };
         *reported = lost;
         match exporter {
-            _ if count > 0 => Err(ExportError::NotExported {
-                count,
-                last_error: self.counters.last_error(),
-            }),
+            _ if new.total() > 0 => Err(ExportError::not_exported(new, self.counters.last_error())),
             Err(e) => Err(e),
             Ok(()) => Ok(()),
         }
@@ -734,7 +733,7 @@ impl BatchProcessorBuilder {
             abandoned: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             lost_from_queue: AtomicU64::new(0),
-            settle: Mutex::new(0),
+            settle: Mutex::new(Lost::default()),
             redaction: self.redaction,
         });
         let worker_shared = Arc::clone(&shared);
@@ -942,22 +941,14 @@ impl SpanProcessor for BatchProcessor {
             Some(Ok(result)) => result,
             None => Err(s.dead_error()),
             Some(Err(_)) => {
-                let reported = s.settle.lock().map(|r| *r).unwrap_or(0);
-                let count = s.unsettled(target) + s.lost().saturating_sub(reported);
-                if count == 0 {
+                let reported = s.settle.lock().map(|r| *r).unwrap_or_default();
+                let mut lost = s.lost().since(&reported);
+                lost.unsettled = s.unsettled(target);
+                if lost.total() == 0 {
                     // Every span is out; the exporter's own flush ran late.
                     return Err(ExportError::Timeout);
                 }
-                Err(ExportError::NotExported {
-                    count,
-                    last_error: Some(format!(
-                        "flush deadline passed{}",
-                        s.counters
-                            .last_error()
-                            .map(|e| format!("; last error: {e}"))
-                            .unwrap_or_default()
-                    )),
-                })
+                Err(ExportError::not_exported(lost, s.counters.last_error()))
             }
         }
     }
@@ -1005,7 +996,7 @@ impl SpanProcessor for BatchProcessor {
                     Err(_) => 0,
                 };
                 let lost = s.lost();
-                if lost == 0 {
+                if lost.total() == 0 {
                     // Every span is out; the exporter's own shutdown ran late.
                     return Err(ExportError::Timeout);
                 }
@@ -1014,10 +1005,7 @@ impl SpanProcessor for BatchProcessor {
                         "shutdown deadline passed with {outstanding} span(s) queued or in flight"
                     ));
                 }
-                Err(ExportError::NotExported {
-                    count: lost,
-                    last_error: s.counters.last_error(),
-                })
+                Err(ExportError::not_exported(lost, s.counters.last_error()))
             }
         }
     }
@@ -1528,11 +1516,9 @@ fn export_batch(
                 break Ok((rejected.min(batch.len() as u64), Some(message)));
             }
             Ok(ExportResult::Failure(e)) => break Err(e.to_string()),
-            Ok(ExportResult::Retry { after }) => {
+            Ok(ExportResult::Retry { after, reason }) => {
                 if retries >= cfg.max_retries {
-                    break Err(format!(
-                        "transient failure persisted after {retries} retries"
-                    ));
+                    break Err(format!("{reason}; gave up after {retries} retries"));
                 }
                 let wait = match after {
                     Some(a) => a,
@@ -1541,7 +1527,7 @@ fn export_batch(
                 backoff = backoff.saturating_mul(2).min(cfg.max_backoff);
                 if wait >= deadline.saturating_duration_since(Instant::now()) {
                     break Err(format!(
-                        "transient failure; a retry in {wait:?} would pass the export deadline"
+                        "{reason}; a retry in {wait:?} would pass the export deadline"
                     ));
                 }
                 retries += 1;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use prela_core::{ExportError, SpanData, SpanProcessor};
+use prela_core::{ExportError, Lost, SpanData, SpanProcessor};
 
 /// Hands every span to several processors, for example one
 /// [`BatchProcessor`](crate::BatchProcessor) per exporter, so that a slow or
@@ -52,30 +52,31 @@ impl FanOut {
         &self,
         f: impl Fn(&dyn SpanProcessor) -> Result<(), ExportError>,
     ) -> Result<(), ExportError> {
-        let mut count = 0u64;
+        let mut lost = Lost::default();
         let mut errors = Vec::new();
         for p in &self.processors {
             match f(p.as_ref()) {
                 Ok(()) => {}
                 Err(ExportError::NotExported {
-                    count: n,
+                    lost: l,
                     last_error,
+                    ..
                 }) => {
-                    count += n;
+                    lost = lost.plus(&l);
                     errors.extend(last_error);
                 }
                 Err(e) => errors.push(e.to_string()),
             }
         }
-        if count == 0 && errors.is_empty() {
+        if lost.total() == 0 && errors.is_empty() {
             Ok(())
-        } else if count == 0 && errors.len() == 1 {
+        } else if lost.total() == 0 && errors.len() == 1 {
             Err(ExportError::Other(errors.remove(0)))
         } else {
-            Err(ExportError::NotExported {
-                count,
-                last_error: (!errors.is_empty()).then(|| errors.join("; ")),
-            })
+            Err(ExportError::not_exported(
+                lost,
+                (!errors.is_empty()).then(|| errors.join("; ")),
+            ))
         }
     }
 }

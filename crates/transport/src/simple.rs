@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
+use prela_core::{ExportError, ExportResult, Lost, SpanData, SpanExporter, SpanProcessor};
 
 use crate::stats::{Counters, ProcessorStats};
 
@@ -98,8 +98,8 @@ impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
             }
             Ok(ExportResult::Failure(e)) => self.fail(e.to_string()),
-            Ok(ExportResult::Retry { .. }) => {
-                self.fail("transient export failure (not retried inline)".into())
+            Ok(ExportResult::Retry { reason, .. }) => {
+                self.fail(format!("{reason} (not retried inline)"))
             }
             // A failing exporter must not take the application down with it.
             Err(_) => self.fail("the exporter panicked".into()),
@@ -123,10 +123,13 @@ impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
         let lost = s.lost();
         match flushed {
             Err(e) => Err(e),
-            Ok(()) if lost > 0 => Err(ExportError::NotExported {
-                count: lost,
-                last_error: s.last_error,
-            }),
+            Ok(()) if lost > 0 => {
+                let mut by_cause = Lost::default();
+                by_cause.queue_full = s.dropped_queue_full;
+                by_cause.at_shutdown = s.dropped_shutdown;
+                by_cause.failed = s.failed;
+                Err(ExportError::not_exported(by_cause, s.last_error))
+            }
             Ok(()) => Ok(()),
         }
     }
@@ -162,7 +165,10 @@ mod tests {
     #[test]
     fn counts_every_outcome_and_survives_a_panic() {
         let p = SimpleProcessor::new(Scripted(Mutex::new(vec![
-            ExportResult::Retry { after: None },
+            ExportResult::Retry {
+                after: None,
+                reason: "busy".into(),
+            },
             ExportResult::Failure(ExportError::Other("bad".into())),
             ExportResult::Success,
         ])));

@@ -194,13 +194,6 @@ impl Counters {
         stats.last_error = self.last_error();
     }
 
-    /// Spans lost so far: failed plus dropped.
-    pub(crate) fn lost(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
-            + self.dropped_queue_full.load(Ordering::Relaxed)
-            + self.dropped_shutdown.load(Ordering::Relaxed)
-    }
-
     /// Called after counting a drop or failure whose running total is
     /// `total`: checks the clock only on the first and every 1024th, so the
     /// drop path stays a couple of atomic operations.

@@ -87,13 +87,17 @@ fn fast(exporter: Arc<dyn SpanExporter>) -> prela_transport::BatchProcessorBuild
         .retry(Duration::from_millis(1), Duration::from_millis(4), 5)
 }
 
+/// A transient failure, after `after` if given.
+fn retry(after: Option<Duration>) -> ExportResult {
+    ExportResult::Retry {
+        after,
+        reason: "127.0.0.1:9 is busy".into(),
+    }
+}
+
 #[test]
 fn retry_three_times_then_success() {
-    let exp = Scripted::new(vec![
-        ExportResult::Retry { after: None },
-        ExportResult::Retry { after: None },
-        ExportResult::Retry { after: None },
-    ]);
+    let exp = Scripted::new(vec![retry(None), retry(None), retry(None)]);
     let p = fast(exp.clone()).build().unwrap();
     for i in 0..10 {
         p.on_end(span(i));
@@ -117,8 +121,13 @@ fn failure_is_never_retried_and_flush_says_so() {
         p.on_end(span(i));
     }
     match p.force_flush(secs(5)) {
-        Err(ExportError::NotExported { count, last_error }) => {
+        Err(ExportError::NotExported {
+            count,
+            lost,
+            last_error,
+        }) => {
             assert_eq!(count, 7);
+            assert_eq!((lost.failed, lost.total()), (7, 7));
             assert!(last_error.unwrap().contains("400"));
         }
         other => panic!("{other:?}"),
@@ -139,9 +148,7 @@ fn failure_is_never_retried_and_flush_says_so() {
 
 #[test]
 fn retry_after_takes_precedence_and_respects_the_deadline() {
-    let exp = Scripted::new(vec![ExportResult::Retry {
-        after: Some(Duration::from_millis(60)),
-    }]);
+    let exp = Scripted::new(vec![retry(Some(Duration::from_millis(60)))]);
     let p = fast(exp.clone()).build().unwrap();
     p.on_end(span(0));
     p.force_flush(secs(5)).unwrap();
@@ -155,9 +162,7 @@ fn retry_after_takes_precedence_and_respects_the_deadline() {
     p.shutdown(secs(5)).unwrap();
 
     // Retry-After longer than the export timeout: give up at once, counted.
-    let exp = Scripted::new(vec![ExportResult::Retry {
-        after: Some(Duration::from_secs(3600)),
-    }]);
+    let exp = Scripted::new(vec![retry(Some(Duration::from_secs(3600)))]);
     let p = fast(exp.clone())
         .export_timeout(Duration::from_millis(200))
         .build()
@@ -171,6 +176,7 @@ fn retry_after_takes_precedence_and_respects_the_deadline() {
         "{err}"
     );
     assert!(err.to_string().contains("deadline"), "{err}");
+    assert!(err.to_string().contains("127.0.0.1:9 is busy"), "{err}");
     assert_eq!(exp.calls.load(Ordering::SeqCst), 1);
     p.shutdown(secs(5)).unwrap_err();
     assert_accounted(&p.stats());
@@ -178,9 +184,7 @@ fn retry_after_takes_precedence_and_respects_the_deadline() {
 
 #[test]
 fn retries_give_up_after_max_retries() {
-    let script = (0..10)
-        .map(|_| ExportResult::Retry { after: None })
-        .collect();
+    let script = (0..10).map(|_| retry(None)).collect();
     let exp = Scripted::new(script);
     let p = fast(exp.clone()).build().unwrap();
     p.on_end(span(0));
@@ -188,7 +192,10 @@ fn retries_give_up_after_max_retries() {
     assert_eq!(exp.calls.load(Ordering::SeqCst), 6, "1 attempt + 5 retries");
     let s = p.stats();
     assert_eq!((s.failed, s.retries), (1, 5));
-    assert!(s.last_error.unwrap().contains("after 5 retries"));
+    assert_eq!(
+        s.last_error.as_deref(),
+        Some("127.0.0.1:9 is busy; gave up after 5 retries")
+    );
     let _ = p.shutdown(secs(5));
     assert_accounted(&p.stats());
 }
@@ -476,8 +483,13 @@ fn partial_success_counts_the_rejected_spans_as_failed() {
         p.on_end(span(i));
     }
     match p.force_flush(secs(5)) {
-        Err(ExportError::NotExported { count, last_error }) => {
+        Err(ExportError::NotExported {
+            count,
+            lost,
+            last_error,
+        }) => {
             assert_eq!(count, 3);
+            assert_eq!(lost.failed, 3);
             assert!(
                 last_error
                     .unwrap()
@@ -901,7 +913,17 @@ fn many_threads_never_queue_more_than_the_bound_and_drops_are_exact() {
     assert_eq!(s.dropped_queue_full, 80_000 - s.queued);
     release_all(release);
     match p.shutdown(secs(10)) {
-        Err(ExportError::NotExported { count, .. }) => assert_eq!(count, s.dropped_queue_full),
+        Err(e @ ExportError::NotExported { count, lost, .. }) => {
+            assert_eq!(count, s.dropped_queue_full);
+            assert_eq!(lost.queue_full, count);
+            // Lost only to a full queue: the sentence says so.
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{count} span(s) were not exported: {count} dropped because the queue was full"
+                )
+            );
+        }
         other => panic!("{other:?}"),
     }
     let end = p.stats();
@@ -950,7 +972,7 @@ fn a_server_delay_too_long_for_an_instant_gives_up_the_batch_without_a_panic() {
         Duration::from_secs(u64::MAX),
         Duration::from_secs(i64::MAX as u64),
     ] {
-        let exp = Scripted::new(vec![ExportResult::Retry { after: Some(after) }]);
+        let exp = Scripted::new(vec![retry(Some(after))]);
         let p = fast(exp.clone()).build().unwrap();
         for i in 0..64 {
             p.on_end(span(i));
