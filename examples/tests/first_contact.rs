@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use prela_testkit::{Reply, ScriptedServer};
 
 /// Every example target of this package.
-const EXAMPLES: [&str; 9] = [
+const EXAMPLES: [&str; 11] = [
     "agent",
     "quickstart",
     "async_agent",
@@ -20,6 +20,8 @@ const EXAMPLES: [&str; 9] = [
     "multi_exporter",
     "tracing_bridge",
     "http_propagation",
+    "service",
+    "plain_service",
 ];
 
 /// `target/<profile>/examples/<name>`, built by `cargo test` beside this
