@@ -216,10 +216,16 @@ impl Value {
 
 /// Levels of arrays and maps an attribute value keeps (the value itself is
 /// level 1); deeper ones are replaced with [`TOO_DEEP`].
-pub const MAX_DEPTH: usize = 32;
+///
+/// Set by what receivers decode: in OTLP protobuf a map level is three
+/// messages deep (`AnyValue`, `KeyValueList`, `KeyValue`) under seven for
+/// the request, span and event, and prost and the C++ and Java protobuf
+/// libraries refuse a message nested over 100 deep, the whole batch with
+/// it. 24 levels are 79 deep; 32 were 103.
+pub const MAX_DEPTH: usize = 24;
 
 /// What replaces a part of a value nested deeper than [`MAX_DEPTH`].
-pub const TOO_DEEP: &str = "[nested deeper than 32 levels]";
+pub const TOO_DEEP: &str = "[nested deeper than 24 levels]";
 
 /// Drops `v` without recursion (however deep it is nested).
 pub fn dispose(v: Value) {

@@ -455,3 +455,25 @@ fn direct_json_matches_the_struct_mapping_byte_for_byte() {
         );
     }
 }
+
+/// The deepest value a span can hold (maps nested `MAX_DEPTH` levels, cut
+/// there from a deeper one, as the tracer does), as a span attribute and
+/// as an event attribute: the request decodes with prost's default
+/// recursion limit of 100 messages, which collectors built on prost share
+/// (each map level is three messages deep: `AnyValue`, `KeyValueList`,
+/// `KeyValue`). Were it refused, the whole batch would be lost.
+#[test]
+fn the_deepest_value_a_span_holds_decodes_within_protobuf_limits() {
+    let mut deep = Value::I64(1);
+    for _ in 0..100 {
+        deep = Value::Map(vec![("k".into(), deep)]);
+    }
+    assert!(deep.cut_depth());
+    let r = resource();
+    let mut s = llm_span(&r);
+    s.attributes.push(KeyValue::new("deep", deep.clone()));
+    s.events[0].attributes.push(KeyValue::new("deep", deep));
+    let bytes = to_protobuf(&request(&[s]));
+    let decoded = ExportTraceServiceRequest::decode(bytes.as_slice());
+    assert!(decoded.is_ok(), "{decoded:?}");
+}
