@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const VARS: [&str; 12] = [
+const VARS: [&str; 13] = [
     "PRELA_SAMPLE_RATE",
     "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG",

@@ -325,12 +325,15 @@ pub fn examples(gates: &mut Vec<Gate>) -> bool {
 }
 
 /// The fuzz targets under `fuzz/`.
-pub const FUZZ_TARGETS: [&str; 5] = [
+pub const FUZZ_TARGETS: [&str; 8] = [
     "w3c_headers",
     "prela_json",
     "otlp_response",
     "config",
     "redact",
+    "retry_delays",
+    "env_bytes",
+    "nested_values",
 ];
 
 /// Runs every fuzz target for `seconds` each with cargo-fuzz (installed if
