@@ -82,25 +82,6 @@ pub fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// Decodes `%XX` escapes (as in `OTEL_RESOURCE_ATTRIBUTES` and
-/// `OTEL_EXPORTER_OTLP_HEADERS` values); `None` on a bad escape or invalid
-/// UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,15 +96,6 @@ mod tests {
         assert!(parse_bool("PRELA_DEBUG", "TRUE").unwrap());
         assert!(!parse_bool("PRELA_DEBUG", "off").unwrap());
         assert!(parse_bool("PRELA_DEBUG", "maybe").is_err());
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%20b%3Dc").as_deref(), Some("a b=c"));
-        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
-        for bad in ["%", "%z1", "%FF", "%é"] {
-            assert_eq!(percent_decode(bad), None, "{bad}");
-        }
     }
 }
 

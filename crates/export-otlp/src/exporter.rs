@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prela_core::config::{ConfigError, parse_bool, parse_usize, percent_decode};
+use prela_core::config::{ConfigError, parse_bool, parse_usize};
+use prela_transport::text::percent_decode;
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter};
 use prela_transport::gzip::Gzip;
 use prela_transport::http::{HttpClient, HttpError, HttpResponse, HttpVersion, TlsConfig};
@@ -453,19 +454,8 @@ pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-    let parts: Vec<&str> = v.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)?
-        + 1;
-    let iso = format!("{year}-{month:02}-{:02}T{time}Z", day.parse::<u32>().ok()?);
-    let at = prela_core::time::parse_timestamp(&iso).ok()?;
+    // An HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms).
+    let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(now).unwrap_or_default())
 }
 

@@ -59,6 +59,7 @@ pub mod http;
 pub mod redact;
 mod simple;
 mod stats;
+pub mod text;
 
 pub use batch::{BatchConfig, BatchError, BatchProcessor, BatchProcessorBuilder};
 pub use fanout::FanOut;
