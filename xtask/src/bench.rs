@@ -3,7 +3,7 @@
 //! Builds the `bench/` workspace in release mode (one binary per SDK and the
 //! loopback receiver), runs every workload with each SDK alternately for a
 //! number of rounds, checks that the numbers add up, and writes
-//! `target/bench/results.{json,md}` and `target/bench/ratios.png`.
+//! `target/bench/results.{json,md}` and `target/bench/ratios.svg`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::png::Canvas;
+use crate::svg::Svg;
 
 /// The SDKs compared, in the order of the first round.
 pub const SDKS: [&str; 2] = ["prela", "otel"];
@@ -791,7 +791,7 @@ fn describe(w: &str, o: &Options) -> String {
 
 /// The chart: one bar per target ratio on a log scale around 1x, green
 /// where Prela is ahead of opentelemetry, with the target marked.
-pub fn chart(summary: &Value) -> Canvas {
+pub fn chart(summary: &Value) -> Svg {
     // (label, ours / theirs, target ratio, lower is better)
     let mut rows: Vec<(String, f64, Option<f64>, bool)> = Vec::new();
     let ratio = |w: &str, key: &str| get(summary, w, "prela", key) / get(summary, w, "otel", key);
@@ -823,13 +823,13 @@ pub fn chart(summary: &Value) -> Canvas {
     add("QUEUE 65536 RESIDENT", "reserve", "rss_delta", None, true);
     let (w, row_h, left, right_pad) = (960u32, 34i64, 250i64, 40i64);
     let h = 70 + row_h * rows.len() as i64 + 40;
-    let mut c = Canvas::new(w, h as u32, [255, 255, 255]);
+    let mut c = Svg::new(w, h as u32, [255, 255, 255]);
     let ink = [30, 30, 30];
     c.text(
         16,
         14,
-        "PRELA / OPENTELEMETRY-RUST (LOG SCALE; GREEN = PRELA AHEAD)",
-        2,
+        "Prela / opentelemetry-rust (log scale; green = Prela ahead)",
+        14,
         ink,
     );
     // Log2 axis from 1/64x to 64x.
@@ -841,23 +841,23 @@ pub fn chart(summary: &Value) -> Canvas {
         let x = x_of(2f64.powi(k)) as i64;
         c.rect(x, top, 1, bottom - top, [225, 225, 225]);
         let label = if k >= 0 {
-            format!("{}X", 1u64 << k)
+            format!("{}x", 1u64 << k)
         } else {
             format!("1/{}", 1u64 << (-k))
         };
-        c.text(x - 8, bottom + 8, &label, 2, ink);
+        c.text(x - 8, bottom + 8, &label, 14, ink);
     }
     let one = x_of(1.0) as i64;
     c.rect(one - 1, top, 2, bottom - top, [90, 90, 90]);
     for (i, (label, r, target, lower)) in rows.iter().enumerate() {
         let y = top + row_h * i as i64;
-        c.text(12, y + 10, label, 2, ink);
+        c.text(12, y + 10, label, 14, ink);
         if !r.is_finite() || *r <= 0.0 {
             c.text(
                 one + 8,
                 y + 10,
-                if *r == 0.0 { "0 (NONE)" } else { "N/A" },
-                2,
+                if *r == 0.0 { "0 (none)" } else { "N/A" },
+                14,
                 ink,
             );
             continue;
@@ -871,15 +871,15 @@ pub fn chart(summary: &Value) -> Canvas {
             let tx = x_of(*t) as i64;
             c.rect(tx - 1, y + 2, 3, row_h - 4, [20, 20, 160]);
         }
-        let text = format!("{r:.2}X");
+        let text = format!("{r:.2}x");
         let tx = (x1 + 6).min(i64::from(c.width()) - 60);
-        c.text(tx, y + 10, &text, 2, ink);
+        c.text(tx, y + 10, &text, 14, ink);
     }
     c.text(
         16,
         h - 22,
-        "BLUE TICK: TARGET. RATIO = PRELA / OPENTELEMETRY",
-        2,
+        "Blue tick: target. Ratio = Prela / opentelemetry-rust",
+        14,
         ink,
     );
     c
@@ -893,13 +893,13 @@ fn load(results: &Path) -> Result<Value, String> {
 }
 
 /// Draws the chart of a saved `results.json` again.
-pub fn redraw(results: &Path, png: &Path) -> Result<(), String> {
+pub fn redraw(results: &Path, svg: &Path) -> Result<(), String> {
     let v = load(results)?;
     let summary = v
         .get("summary")
         .ok_or_else(|| format!("{} has no summary", results.display()))?;
-    std::fs::write(png, chart(summary).to_png())
-        .map_err(|e| format!("write {}: {e}", png.display()))
+    std::fs::write(svg, chart(summary).finish())
+        .map_err(|e| format!("write {}: {e}", svg.display()))
 }
 
 fn run_one(
@@ -1009,7 +1009,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
 
 /// Summarises `raw` (every run, in the order they ran), evaluates the
 /// targets, prints the markdown and writes `results.json`, `results.md`
-/// and `ratios.png` into `dir`.
+/// and `ratios.svg` into `dir`.
 fn report(dir: &Path, options: &Options, raw: Vec<Value>) -> Result<Vec<Target>, String> {
     // Each workload and SDK's runs, in round order.
     let mut runs: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
@@ -1051,9 +1051,9 @@ fn report(dir: &Path, options: &Options, raw: Vec<Value>) -> Result<Vec<Target>,
             .as_bytes(),
     )?;
     write("results.md", md.as_bytes())?;
-    write("ratios.png", &chart(&summary).to_png())?;
+    write("ratios.svg", chart(&summary).finish().as_bytes())?;
     println!(
-        "wrote results.json, results.md and ratios.png in {}",
+        "wrote results.json, results.md and ratios.svg in {}",
         dir.display()
     );
     Ok(targets)
@@ -1061,7 +1061,7 @@ fn report(dir: &Path, options: &Options, raw: Vec<Value>) -> Result<Vec<Target>,
 
 /// Reports a saved run again from its `results.json` (every run's derived
 /// figures are in it), as the current code summarises and judges them:
-/// rewrites `results.json`, `results.md` and `ratios.png` beside it.
+/// rewrites `results.json`, `results.md` and `ratios.svg` beside it.
 pub fn rereport(results: &Path) -> Result<(), String> {
     let saved = load(results)?;
     let raw = saved
@@ -1237,8 +1237,8 @@ mod tests {
         assert!(t[0].met, "{t:?}");
         assert!((t[0].value - 0.2).abs() < 1e-9);
         assert!(!t[1].met, "4x is short of 5x");
-        let png = chart(&summary).to_png();
-        assert!(png.len() > 100);
+        let svg = chart(&summary).finish();
+        assert!(svg.contains(">W1 NS/SPAN</text>"), "{svg}");
     }
 
     #[test]
@@ -1302,7 +1302,7 @@ mod tests {
         let again: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(again["runs"].as_array().map(Vec::len), Some(4));
         assert_eq!(again["targets"][0]["met"], true);
-        assert!(dir.join("ratios.png").exists());
+        assert!(dir.join("ratios.svg").exists());
         let missing = dir.join("absent.json");
         assert!(rereport(&missing).unwrap_err().contains("absent.json"));
         std::fs::remove_dir_all(&dir).unwrap();

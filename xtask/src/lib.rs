@@ -5,8 +5,8 @@
 
 pub mod bench;
 pub mod codegen;
-pub mod png;
 pub mod release;
+pub mod svg;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

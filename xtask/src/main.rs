@@ -13,10 +13,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   peers                        install the interop peers under target/peers
   bench [--rounds N] [--spans N] [--pace N] [--only w1,w2,...] [--enforce-targets]
                                Prela vs opentelemetry-rust, release builds, alternate runs;
-                               writes target/bench/results.{json,md} and ratios.png
-  bench-chart <results.json> <out.png>   redraw the chart of a saved bench run
+                               writes target/bench/results.{json,md} and ratios.svg
+  bench-chart <results.json> <out.svg>   redraw the chart of a saved bench run
   bench-report <results.json>  summarise and judge a saved bench run again, rewriting
-                               results.{json,md} and ratios.png beside it";
+                               results.{json,md} and ratios.svg beside it";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                 .ok_or_else(|| "the soak failed".to_owned()),
             Err(_) => Err(format!("not a number of seconds: {secs:?}")),
         },
-        ["bench-chart", json, png] => xtask::bench::redraw(json.as_ref(), png.as_ref()),
+        ["bench-chart", json, svg] => xtask::bench::redraw(json.as_ref(), svg.as_ref()),
         ["bench-report", json] => xtask::bench::rereport(json.as_ref()),
         ["bench", rest @ ..] => {
             xtask::bench::Options::parse(rest).and_then(|o| xtask::bench::run(&xtask::root(), &o))

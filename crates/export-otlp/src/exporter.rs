@@ -9,10 +9,10 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prela_core::config::{ConfigError, parse_bool, parse_usize};
-use prela_transport::text::percent_decode;
 use prela_core::{ExportError, ExportResult, SpanData, SpanExporter};
 use prela_transport::gzip::Gzip;
 use prela_transport::http::{HttpClient, HttpError, HttpResponse, HttpVersion, TlsConfig};
+use prela_transport::text::percent_decode;
 
 use crate::grpc::{self, GrpcStatus};
 

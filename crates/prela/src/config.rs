@@ -8,10 +8,10 @@ use prela_core::attributes::{
     SERVICE_NAME, TELEMETRY_SDK_LANGUAGE, TELEMETRY_SDK_NAME, TELEMETRY_SDK_VERSION,
 };
 use prela_core::config::{ConfigError, parse_bool};
-use prela_transport::text::percent_decode;
 use prela_core::value::Str;
 use prela_core::{KeyValue, Resource, Sampler, SpanExporter, SpanProcessor, Value};
 use prela_tracer::{SpanLimits, Tracer};
+use prela_transport::text::percent_decode;
 use prela_transport::{BatchConfig, BatchProcessor, RedactionRules, Redactor, SimpleProcessor};
 
 use crate::global;
