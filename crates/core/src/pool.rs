@@ -15,7 +15,8 @@
 //!   its own chunk, up to [`LOCAL_MAX`] of each kind. The memory a thread
 //!   writes new spans into is then memory it touched itself a moment
 //!   before, not lines the worker's core holds: on two cores this is about
-//!   a fifth of the CPU a span costs (see `docs/performance.md`).
+//!   a fifth of the CPU a span costs (measured in the history of
+//!   `docs/performance.md`).
 //! - [`recycle_all`]: any other thread (the worker, when it empties spans
 //!   itself) hands them to the shared pool a chunk of [`CHUNK`] at a time,
 //!   and a thread whose own chunk runs out takes a chunk from there, so the
@@ -278,8 +279,8 @@ pub fn is_plain(span: &SpanData) -> bool {
 /// the spans waited long in the queue). The thread that reuses a vector
 /// writes it anyway, and a write of a line that is not in its cache
 /// usually costs it less than a read, as the core need not wait for it
-/// (measured in `docs/performance.md`, "Plain segments emptied without a
-/// look"). If `plain` is given for a span that owns memory, that memory
+/// (measured in the history of `docs/performance.md`, "Plain segments
+/// emptied without a look"). If `plain` is given for a span that owns memory, that memory
 /// is leaked, never freed twice.
 pub fn recycle_here(spans: &mut Vec<SpanData>, plain: bool) {
     let p = pool();

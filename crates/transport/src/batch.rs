@@ -33,7 +33,8 @@ pub struct BatchConfig {
     /// about 0.3 µs here: one thread at full speed fills 2048 slots in under
     /// a millisecond, and on a virtual machine a parked worker can take
     /// that long to be woken (its idle vCPU must be rescheduled by the
-    /// host). 8192 rides that out; see `docs/performance.md`.
+    /// host). 8192 rides that out (the measurements are in the history of
+    /// `docs/performance.md`, "Batch queue").
     pub max_queue_size: usize,
     /// Most spans per export call (default 512,
     /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`); at most `max_queue_size`.

@@ -10,7 +10,7 @@
 //!   client keeps for it between requests (one set per concurrent caller).
 //!   No other thread takes part, so a request costs no hand-over between
 //!   threads: at 50,000 spans/s that was ~4 of the ~6.5 context switches
-//!   per exported batch (see `docs/performance.md`);
+//!   per exported batch (measured in the history of `docs/performance.md`);
 //! - a caller inside a runtime, which must not start another on its
 //!   thread, hands the request to the client's I/O thread (started when
 //!   the first such request comes) and waits for the answer.
