@@ -61,50 +61,39 @@ fn is_baggage_octet(c: u8) -> bool {
     matches!(c, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
+/// Everything outside the baggage octets, and `%` itself: what a value's
+/// encoding escapes. `CONTROLS` holds 0x00–0x1F and DEL; non-ASCII is
+/// always escaped.
+const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b',')
+    .add(b';')
+    .add(b'\\')
+    .add(b'%');
 
 /// Percent-decodes a value; `None` on a bad escape, a character outside the
 /// baggage octets, or invalid UTF-8.
 fn decode(v: &str) -> Option<String> {
-    let b = v.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'%' {
-            let hi = hex(*b.get(i + 1)?)?;
-            let lo = hex(*b.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else if is_baggage_octet(c) {
-            out.push(c);
-            i += 1;
-        } else {
-            return None;
-        }
+    let octets = v.bytes().all(|c| c == b'%' || is_baggage_octet(c));
+    let escapes = v.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !(octets && escapes) {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(v)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Percent-encodes everything outside the baggage octets, and `%` itself.
 fn encode(v: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &c in v.as_bytes() {
-        if is_baggage_octet(c) && c != b'%' {
-            out.push(char::from(c));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(c >> 4)]));
-            out.push(char::from(HEX[usize::from(c & 15)]));
-        }
-    }
+    out.extend(percent_encoding::utf8_percent_encode(v, ESCAPED));
 }
 
 fn valid_properties(props: &str) -> bool {
