@@ -106,16 +106,20 @@ pub fn add_event_to_current(
     let Some(id) = current_id() else {
         return false;
     };
-    let name = name.into();
-    let lent = with_current_span(|span| {
-        span.add_event(name.clone(), attributes.clone());
+    // Moved into the lent span if there is one, else kept for the stack.
+    let mut event = Some((name.into(), attributes));
+    with_current_span(|span| {
+        if let Some((name, attributes)) = event.take() {
+            span.add_event(name, attributes);
+        }
         if let Some((type_name, message)) = error {
             span.record_error_message(type_name, message);
         }
     });
-    if lent.is_some() {
+    // Taken: the current span was lent, and has the event.
+    let Some((name, attributes)) = event else {
         return true;
-    }
+    };
     ACTIVE
         .try_with(|stack| {
             let Ok(mut stack) = stack.try_borrow_mut() else {
