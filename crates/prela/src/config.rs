@@ -497,10 +497,21 @@ impl Builder {
         }
         let tracer = tb.build();
         if debug {
+            let limits = tracer.limits();
+            let exporters = match names.as_slice() {
+                [] => "none".to_owned(),
+                names => names.join(", "),
+            };
+            let cut = limits
+                .max_attribute_value_length
+                .map_or("uncut".to_owned(), |n| format!("cut at {n} characters"));
             report(&format!(
-                "prela: service={:?} exporters=[{}] tracer={tracer:?}",
+                "prela: service {:?}; exporters: {exporters}; sampler: {}; limits: {} attributes and {} events a span, {} attributes an event, values {cut}",
                 tracer.resource().service_name().unwrap_or(""),
-                names.join(", ")
+                tracer.sampler_description(),
+                limits.max_attributes,
+                limits.max_events,
+                limits.max_attributes_per_event,
             ));
         }
         Ok((tracer, self.shutdown_timeout, names))

@@ -575,3 +575,37 @@ fn a_certificate_file_that_never_ends_fails_at_once() {
         );
     }
 }
+
+/// `PRELA_DEBUG` says in one readable line what `install()` chose: no
+/// `Debug` dump of the tracer.
+#[test]
+fn prela_debug_says_what_was_chosen_in_a_sentence() {
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        prela::init()
+            .service_name("checkout")
+            .exporter_name("none")
+            .env(env(&[
+                ("PRELA_DEBUG", "1"),
+                ("PRELA_SAMPLE_RATE", "0.25"),
+                ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "64"),
+            ]))
+            .build()
+            .unwrap();
+    });
+    let lines: Vec<String> = capture.events().into_iter().map(|e| e.message).collect();
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("prela: service"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(
+        line.starts_with("prela: service \"checkout\"; exporters: none; sampler: "),
+        "{line}"
+    );
+    assert!(line.contains("0.25"), "{line}");
+    assert!(
+        line.contains("limits: 64 attributes and 128 events a span"),
+        "{line}"
+    );
+    assert!(!line.contains("{ ") && !line.contains("Tracer"), "{line}");
+}

@@ -262,6 +262,16 @@ impl Tracer {
         &self.inner.resource
     }
 
+    /// The sampler, described (`ParentBased{root:TraceIdRatioBased{0.25}}`).
+    pub fn sampler_description(&self) -> String {
+        self.inner.sampler.description()
+    }
+
+    /// The span limits in force.
+    pub fn limits(&self) -> SpanLimits {
+        self.inner.limits
+    }
+
     /// Flushes every processor, returning by `deadline`. The first error is
     /// returned after every processor was asked.
     pub fn force_flush(&self, deadline: Instant) -> Result<(), ExportError> {
