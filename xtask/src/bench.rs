@@ -20,9 +20,17 @@ use crate::svg::Svg;
 pub const SDKS: [&str; 2] = ["prela", "otel"];
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 10] = [
+pub const WORKLOADS: [&str; 11] = [
     "w1", "w3", "w2", "w2-gzip", "w2-paced", "w1-paced", "pacing", "sending", "w4", "reserve",
+    "max-rate",
 ];
+
+/// The paced rates `max-rate` searches between, in spans/s.
+pub const MAX_RATE_RANGE: (u64, u64) = (50_000, 2_000_000);
+
+/// Steps of the search after its two ends: the 40x range halved in log
+/// scale 7 times leaves the answer within 3%.
+const MAX_RATE_STEPS: u32 = 7;
 
 /// Spans in each request of the `sending` workload (the bench harness's
 /// `sending::BATCH`).
@@ -372,10 +380,11 @@ pub fn summarise(runs: &[Value]) -> Value {
 
 /// The figures that ratio targets compare, kept round by round in the
 /// summary (as `<figure>_by_round`).
-const ROUND_FIGURES: [&str; 3] = [
+const ROUND_FIGURES: [&str; 4] = [
     "producer_ns_per_span",
     "delivered_per_s",
     "cpu_s_per_million",
+    "max_zero_drop_per_s",
 ];
 
 /// Prela's `figure` over opentelemetry's in `w`, round by round (rounds
@@ -581,6 +590,23 @@ pub fn targets(s: &Value) -> Vec<Target> {
             ),
         });
     }
+    if s.get("max-rate").is_some() {
+        let r = ratio("max-rate", "max_zero_drop_per_s");
+        t.push(Target {
+            name: "highest paced rate with 0 dropped >= 1.5x".into(),
+            value: r,
+            bound: 1.5,
+            met: r >= 1.5,
+            detail: joined(
+                format!(
+                    "Prela {} spans/s, opentelemetry {}",
+                    fmt_rate(get(s, "max-rate", "prela", "max_zero_drop_per_s")),
+                    fmt_rate(get(s, "max-rate", "otel", "max_zero_drop_per_s"))
+                ),
+                round_ratios(s, "max-rate", "max_zero_drop_per_s", 1.5, true),
+            ),
+        });
+    }
     t
 }
 
@@ -654,6 +680,16 @@ const FIGURES: [(&str, &str, f64, usize); 10] = [
     ("max_trace_us", "slowest trace (us)", 1.0, 0),
 ];
 
+/// A `max-rate` result; the top of the range searched is a floor, not a
+/// figure.
+fn fmt_rate(v: f64) -> String {
+    if v >= MAX_RATE_RANGE.1 as f64 {
+        format!("at least {} (the top of the range)", fmt_num(v, 0))
+    } else {
+        fmt_num(v, 0)
+    }
+}
+
 fn fmt_num(v: f64, digits: usize) -> String {
     if v.is_nan() {
         return "-".into();
@@ -716,6 +752,17 @@ pub fn markdown(summary: &Value, targets: &[Target], options: &Options) -> Strin
                 "CPU s per million spans",
                 1.0,
                 3,
+            ));
+            md.push('\n');
+            continue;
+        }
+        if w == "max-rate" {
+            md.push_str(&row(
+                ws,
+                "max_zero_drop_per_s",
+                "highest paced spans/s with nothing dropped",
+                1.0,
+                0,
             ));
             md.push('\n');
             continue;
@@ -785,6 +832,11 @@ fn describe(w: &str, o: &Options) -> String {
         ),
         "w4" => "W4: OTLP/HTTP to a closed loopback port".into(),
         "reserve" => "An empty processor with a 65,536-span queue".into(),
+        "max-rate" => format!(
+            "W2 paced, the highest rate with nothing dropped (searched between {} and {} spans/s)",
+            fmt_num(MAX_RATE_RANGE.0 as f64, 0),
+            fmt_num(MAX_RATE_RANGE.1 as f64, 0)
+        ),
         other => other.into(),
     }
 }
@@ -816,6 +868,13 @@ pub fn chart(summary: &Value) -> Svg {
         "cpu_s_per_million",
         Some(0.2),
         true,
+    );
+    add(
+        "ZERO-DROP PACED RATE",
+        "max-rate",
+        "max_zero_drop_per_s",
+        Some(1.5),
+        false,
     );
     add("W2 PEAK RSS", "w2", "peak_rss", None, true);
     add("W4 NS/SPAN", "w4", "producer_ns_per_span", None, true);
@@ -941,6 +1000,60 @@ fn run_one(
     serde_json::from_str(line).map_err(|e| format!("result {line:?}: {e}"))
 }
 
+/// The highest paced rate at which the SDK of `bin` delivers every span of
+/// W2 (OTLP/HTTP protobuf to the receiver), keeping the pace: a search in
+/// log scale over [`MAX_RATE_RANGE`]. Each step runs two seconds' worth of
+/// spans, within 100,000 and the run's `--spans` (either way round). 0 when
+/// even the lowest rate drops.
+fn max_rate(
+    bin: &Path,
+    sdk: &str,
+    options: &Options,
+    live: &str,
+    receiver: &Receiver,
+) -> Result<Value, String> {
+    let holds = |pace: u64| -> Result<(bool, Value), String> {
+        let mut o = options.clone();
+        o.pace = pace;
+        let (a, b) = (options.spans.min(100_000), options.spans.max(100_000));
+        o.spans = (pace * 2).clamp(a, b);
+        receiver.call("POST", "/reset")?;
+        let run = run_one(bin, "w2-paced", &o, Some(live))?;
+        let stats = receiver.call("GET", "/stats")?;
+        let d = derive("w2-paced", sdk, &run, Some(&stats))?;
+        // Kept up: the producer took no longer than the pace allows (5%).
+        let kept_up = num(&d, "producer_ns_per_span") <= 1.05e9 / pace as f64;
+        let ok = num(&d, "dropped") == 0.0 && kept_up;
+        Ok((
+            ok,
+            json!({"pace": pace, "ok": ok, "dropped": d["dropped"], "producer_ns_per_span": d["producer_ns_per_span"]}),
+        ))
+    };
+    let (mut lo, mut hi) = MAX_RATE_RANGE;
+    let mut steps = Vec::new();
+    let (ok, step) = holds(lo)?;
+    steps.push(step);
+    if !ok {
+        return Ok(json!({"max_zero_drop_per_s": 0, "steps": steps}));
+    }
+    let (ok, step) = holds(hi)?;
+    steps.push(step);
+    if ok {
+        return Ok(json!({"max_zero_drop_per_s": hi, "steps": steps}));
+    }
+    for _ in 0..MAX_RATE_STEPS {
+        let mid = ((lo as f64) * (hi as f64)).sqrt() as u64;
+        let (ok, step) = holds(mid)?;
+        steps.push(step);
+        if ok {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(json!({"max_zero_drop_per_s": lo, "steps": steps}))
+}
+
 /// Builds, runs, checks and reports. `Err` when something does not add up
 /// (or, with `enforce_targets`, when a target is missed).
 pub fn run(root: &Path, options: &Options) -> Result<(), String> {
@@ -980,8 +1093,16 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
                     }
                     _ => None,
                 };
-                receiver.call("POST", "/reset")?;
                 let bin: PathBuf = bins.join(format!("bench-{sdk}"));
+                if w == "max-rate" {
+                    let result = max_rate(&bin, sdk, options, &live, &receiver)?;
+                    let derived =
+                        json!({"max_zero_drop_per_s": num(&result, "max_zero_drop_per_s")});
+                    println!("round {} {w:<9} {sdk:<6} {}", round + 1, result);
+                    raw.push(json!({"round": round + 1, "workload": w, "sdk": sdk, "run": result, "derived": derived}));
+                    continue;
+                }
+                receiver.call("POST", "/reset")?;
                 let result = run_one(&bin, w, options, endpoint)?;
                 let stats = if endpoint.is_some() {
                     Some(receiver.call("GET", "/stats")?)
@@ -1239,6 +1360,28 @@ mod tests {
         assert!(!t[1].met, "4x is short of 5x");
         let svg = chart(&summary).finish();
         assert!(svg.contains(">W1 NS/SPAN</text>"), "{svg}");
+    }
+
+    #[test]
+    fn the_zero_drop_rate_is_a_target_and_its_top_is_a_floor() {
+        let summary = json!({
+            "max-rate": {
+                "prela": {"max_zero_drop_per_s": 2_000_000.0, "max_zero_drop_per_s_by_round": [2_000_000.0]},
+                "otel": {"max_zero_drop_per_s": 500_000.0, "max_zero_drop_per_s_by_round": [500_000.0]},
+            },
+        });
+        let t = targets(&summary);
+        assert_eq!(t.len(), 1);
+        assert!(t[0].met && (t[0].value - 4.0).abs() < 1e-9, "{t:?}");
+        assert!(
+            t[0].detail.starts_with(
+                "Prela at least 2,000,000 (the top of the range) spans/s, opentelemetry 500,000"
+            ),
+            "{}",
+            t[0].detail
+        );
+        let svg = chart(&summary).finish();
+        assert!(svg.contains(">ZERO-DROP PACED RATE</text>"), "{svg}");
     }
 
     #[test]
