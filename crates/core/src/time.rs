@@ -26,29 +26,7 @@ impl std::error::Error for ParseTimeError {}
 
 /// `t` as whole seconds since the Unix epoch (rounded towards negative
 /// infinity) and the nanoseconds past them (0 to 999,999,999).
-///
-/// Every span has three timestamps or more, and `SystemTime` gives its
-/// value only through `duration_since`, which std does not inline and which
-/// stalls on reading back the `Result` it has just written: ~15 ns a call
-/// on the 2-core bench machine, about a quarter of encoding a span as OTLP.
-/// `SystemTime`'s `Hash` is derived, and on Unix it hands the hasher the
-/// seconds (`i64`) and then the nanoseconds (`u32`) of its `timespec`; a
-/// hasher that keeps those two reads them in a few inlined moves. That
-/// layout is std's private business, so it is checked against
-/// `duration_since` once per process, over times either side of the epoch
-/// and of a second boundary and at the far ends; if anything disagrees (or
-/// another platform hashes differently), every call takes `duration_since`.
-#[inline]
 pub fn unix_parts(t: SystemTime) -> (i64, u32) {
-    if hashed_parts_agree() {
-        if let Some(parts) = parts_from_hash(t) {
-            return parts;
-        }
-    }
-    parts_from_std(t)
-}
-
-fn parts_from_std(t: SystemTime) -> (i64, u32) {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => (
             i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
@@ -63,80 +41,6 @@ fn parts_from_std(t: SystemTime) -> (i64, u32) {
             }
         }
     }
-}
-
-/// Keeps what a `SystemTime` hands its hasher, if it is exactly one `i64`
-/// and then one `u32`.
-#[derive(Default)]
-struct Parts {
-    secs: Option<i64>,
-    subsec: Option<u32>,
-    other: bool,
-}
-
-impl std::hash::Hasher for Parts {
-    fn finish(&self) -> u64 {
-        0
-    }
-
-    fn write(&mut self, _: &[u8]) {
-        self.other = true;
-    }
-
-    fn write_i64(&mut self, v: i64) {
-        if self.secs.is_some() || self.subsec.is_some() {
-            self.other = true;
-        }
-        self.secs = Some(v);
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        if self.secs.is_none() || self.subsec.is_some() {
-            self.other = true;
-        }
-        self.subsec = Some(v);
-    }
-}
-
-#[inline]
-fn parts_from_hash(t: SystemTime) -> Option<(i64, u32)> {
-    let mut parts = Parts::default();
-    std::hash::Hash::hash(&t, &mut parts);
-    match parts {
-        Parts {
-            secs: Some(secs),
-            subsec: Some(subsec),
-            other: false,
-        } if subsec < 1_000_000_000 => Some((secs, subsec)),
-        _ => None,
-    }
-}
-
-/// `true` when [`parts_from_hash`] agrees with `duration_since`: checked
-/// once per process.
-fn hashed_parts_agree() -> bool {
-    static AGREE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AGREE.get_or_init(|| {
-        let now = SystemTime::now();
-        let mut samples = vec![UNIX_EPOCH, now];
-        for d in [
-            Duration::from_nanos(1),
-            Duration::from_nanos(999_999_999),
-            Duration::from_secs(1),
-            Duration::from_nanos(1_795_318_282_167_762_123),
-            Duration::from_secs(18_446_744_073),
-            Duration::from_secs(18_446_744_074),
-            Duration::from_secs(1 << 40),
-        ] {
-            samples.extend(UNIX_EPOCH.checked_add(d));
-            samples.extend(UNIX_EPOCH.checked_sub(d));
-            samples.extend(now.checked_add(d));
-            samples.extend(now.checked_sub(d));
-        }
-        samples
-            .into_iter()
-            .all(|t| parts_from_hash(t) == Some(parts_from_std(t)))
-    })
 }
 
 /// Nanoseconds since the Unix epoch: 0 before it, `u64::MAX` past 2554.
@@ -427,18 +331,6 @@ pub fn parse_timestamp(s: &str) -> Result<SystemTime, ParseTimeError> {
 mod tests {
     use super::*;
 
-    /// On Unix the fast path must be in use: if a new std hashes
-    /// `SystemTime` differently, this says so (timestamps stay right, but
-    /// encoding gets slower).
-    #[cfg(unix)]
-    #[test]
-    fn system_time_hashes_as_seconds_then_nanoseconds() {
-        assert!(
-            hashed_parts_agree(),
-            "SystemTime no longer hashes as (i64 seconds, u32 nanoseconds); unix_parts() falls back to duration_since"
-        );
-    }
-
     #[test]
     fn parts_agree_with_duration_since() {
         use std::time::Duration;
@@ -448,8 +340,20 @@ mod tests {
                 .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
                 .unwrap_or(0)
         };
+        // Nanoseconds as one signed number, split with Euclid's division:
+        // the parts worked out another way.
+        let parts_i128 = |t: SystemTime| {
+            let n: i128 = match t.duration_since(UNIX_EPOCH) {
+                Ok(d) => d.as_nanos() as i128,
+                Err(e) => -(e.duration().as_nanos() as i128),
+            };
+            (
+                n.div_euclid(1_000_000_000) as i64,
+                n.rem_euclid(1_000_000_000) as u32,
+            )
+        };
         let check = |t: SystemTime| {
-            assert_eq!(unix_parts(t), parts_from_std(t), "{t:?}");
+            assert_eq!(unix_parts(t), parts_i128(t), "{t:?}");
             assert_eq!(unix_nanos(t), nanos_std(t), "{t:?}");
         };
         for _ in 0..100_000 {
@@ -475,19 +379,6 @@ mod tests {
         );
         assert_eq!(unix_micros(UNIX_EPOCH - Duration::from_nanos(1500)), -2);
         assert_eq!(unix_micros(UNIX_EPOCH - Duration::from_micros(3)), -3);
-    }
-
-    #[test]
-    fn other_hashes_are_not_taken_for_times() {
-        use std::hash::Hasher;
-        let mut p = Parts::default();
-        p.write_u32(5);
-        p.write_i64(1);
-        assert!(p.other);
-        let mut p = Parts::default();
-        p.write_i64(1);
-        p.write(b"x");
-        assert!(p.other);
     }
 
     #[test]

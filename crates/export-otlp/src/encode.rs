@@ -31,7 +31,7 @@ pub fn span_kind(t: SpanType) -> span::SpanKind {
 }
 
 /// Nanoseconds since the Unix epoch, as OTLP's `*_time_unix_nano`: 0
-/// before it (see `prela_core::time::unix_parts` for how it is read fast).
+/// before it.
 pub(crate) use prela_core::time::unix_nanos as nanos;
 
 /// A Prela value as an OTLP `AnyValue`; `Null` is the empty value.
