@@ -363,7 +363,11 @@ impl Span {
         }
         let sampled = data.span_context.is_sampled();
         if let Some(tracer) = self.tracer.take() {
-            if data.attributes.len() >= crate::wide::INDEXED {
+            // Only a raised limit lets a span be indexed: under the default
+            // one, a span at its 128 attributes takes no lock here.
+            if tracer.limits.max_attributes > crate::wide::INDEXED
+                && data.attributes.len() >= crate::wide::INDEXED
+            {
                 tracer.wide.forget(&data.span_context);
             }
             if sampled {

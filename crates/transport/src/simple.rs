@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use prela_core::{ExportError, ExportResult, Lost, SpanData, SpanExporter, SpanProcessor};
+use prela_core::{ExportError, ExportResult, SpanData, SpanExporter, SpanProcessor};
 
 use crate::stats::{Counters, ProcessorStats};
 
@@ -123,13 +123,7 @@ impl<E: SpanExporter> SpanProcessor for SimpleProcessor<E> {
         let lost = s.lost();
         match flushed {
             Err(e) => Err(e),
-            Ok(()) if lost > 0 => {
-                let mut by_cause = Lost::default();
-                by_cause.queue_full = s.dropped_queue_full;
-                by_cause.at_shutdown = s.dropped_shutdown;
-                by_cause.failed = s.failed;
-                Err(ExportError::not_exported(by_cause, s.last_error))
-            }
+            Ok(()) if lost > 0 => Err(ExportError::not_exported(s.lost_by_cause(), s.last_error)),
             Ok(()) => Ok(()),
         }
     }

@@ -69,6 +69,15 @@ impl ProcessorStats {
         self.dropped() + self.failed
     }
 
+    /// The same spans by cause, as a flush or shutdown error reports them.
+    pub fn lost_by_cause(&self) -> prela_core::Lost {
+        let mut lost = prela_core::Lost::default();
+        lost.queue_full = self.dropped_queue_full;
+        lost.at_shutdown = self.dropped_shutdown;
+        lost.failed = self.failed;
+        lost
+    }
+
     /// Exported / (exported + failed), 1.0 when nothing was attempted.
     pub fn success_rate(&self) -> f64 {
         let tried = self.exported + self.failed;
